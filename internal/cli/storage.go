@@ -1,0 +1,387 @@
+package cli
+
+// kafka-storage: Kafka's StorageTool.
+//
+//	kafka-storage random-uuid
+//	kafka-storage format -t CLUSTER_ID -c server.properties [--standalone | --initial-controllers V | --no-initial-controllers]
+//	                     [--ignore-formatted] [--release-version 4.0] [--feature k=v]... [--add-scram S]...
+//	kafka-storage info -c server.properties
+//
+// format writes meta.properties (version 1: cluster.id, node.id, a new
+// directory.id) into every directory of log.dirs and metadata.log.dir,
+// through storage.FormatLogDir, printing for each
+//
+//	Formatting metadata directory /tmp/kraft-combined-logs with metadata.version 4.0-IV3.
+//
+// Unlike Kafka it writes no bootstrap checkpoint: a Gregor node creates
+// its initial metadata when it first starts. --feature, --add-scram and
+// the voter options are checked and accepted but have no other effect.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gregor-streaming/gregor/internal/config"
+	"github.com/gregor-streaming/gregor/internal/storage"
+)
+
+func init() {
+	register(&Command{
+		Name:    "kafka-storage",
+		Summary: "Format log directories, show their state, or make a cluster id (kafka-storage.sh).",
+		Run:     runStorage,
+	})
+}
+
+const storageUsage = "usage: kafka-storage [-h] {info,format,random-uuid} ..."
+
+// latestMetadataVersion is the metadata.version format writes by default:
+// Kafka 4.0's latest production version (see server's ApiVersions).
+const latestMetadataVersion = "4.0-IV3"
+
+// metadataVersions are the production metadata.versions Kafka 4.0 accepts,
+// oldest first.
+var metadataVersions = []string{
+	"3.3-IV3", "3.4-IV0", "3.5-IV0", "3.5-IV1", "3.5-IV2", "3.6-IV0", "3.6-IV1", "3.6-IV2",
+	"3.7-IV0", "3.7-IV1", "3.7-IV2", "3.7-IV3", "3.7-IV4", "3.8-IV0", "3.9-IV0",
+	"4.0-IV0", "4.0-IV1", "4.0-IV2", "4.0-IV3",
+}
+
+// parseReleaseVersion is MetadataVersion.fromVersionString: "X.Y" means the
+// latest internal version of release X.Y.
+func parseReleaseVersion(s string) (string, error) {
+	if slices.Contains(metadataVersions, s) {
+		return s, nil
+	}
+	latest := ""
+	for _, v := range metadataVersions {
+		if strings.HasPrefix(v, s+"-IV") {
+			latest = v
+		}
+	}
+	if latest == "" {
+		return "", &kafkaError{Msg: fmt.Sprintf("Unknown metadata.version '%s'. Supported metadata.version are: %s",
+			s, strings.Join(metadataVersions, ", "))}
+	}
+	return latest, nil
+}
+
+func runStorage(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("%s\nkafka-storage: error: too few arguments", storageUsage)
+	}
+	switch args[0] {
+	case "-h", "--help":
+		fmt.Fprintf(env.Stdout, "%s\n\nThe Kafka storage tool.\n\npositional arguments:\n"+
+			"  {info,format,random-uuid}\n"+
+			"    info                 Get information about the Kafka log directories on this node.\n"+
+			"    format               Format the Kafka log directories on this node.\n"+
+			"    random-uuid          Print a random UUID.\n", storageUsage)
+		return nil
+	case "random-uuid":
+		fs := newFlagSet("kafka-storage random-uuid", "Print a random UUID.")
+		if help, err := fs.Parse(env, args[1:]); help || err != nil {
+			return err
+		}
+		if len(fs.Args()) > 0 {
+			return usagef("unrecognized arguments: '%s'", strings.Join(fs.Args(), " "))
+		}
+		fmt.Fprintln(env.Stdout, storage.FormatUUID(storage.NewUUID()))
+		return nil
+	case "info":
+		return storageInfo(env, args[1:])
+	case "format":
+		return storageFormat(env, args[1:])
+	}
+	return usagef("%s\nkafka-storage: error: argument {info,format,random-uuid}: invalid choice: '%s' (choose from 'info', 'format', 'random-uuid')", storageUsage, args[0])
+}
+
+// loadServerConfig loads -c/--config, failing as StorageTool does when it
+// is missing.
+func loadServerConfig(fs *FlagSet, path string) (*config.Broker, error) {
+	if !fs.Changed("config") {
+		return nil, usagef("argument --config/-c is required")
+	}
+	b, err := config.Load(path, nil)
+	if err != nil {
+		return nil, &kafkaError{Msg: err.Error(), Err: err}
+	}
+	return b, nil
+}
+
+// storageDirectories is configToLogDirectories: log.dirs plus
+// metadata.log.dir, sorted, without duplicates.
+func storageDirectories(b *config.Broker) []string {
+	dirs := append(slices.Clone(b.LogDirs), b.MetadataLogDir)
+	for i, d := range dirs {
+		if d != "" {
+			dirs[i] = filepath.Clean(d)
+		}
+	}
+	slices.Sort(dirs)
+	dirs = slices.Compact(dirs)
+	return slices.DeleteFunc(dirs, func(d string) bool { return d == "" })
+}
+
+func storageFormat(env *Env, args []string) error {
+	fs := newFlagSet("kafka-storage format", "Format the Kafka log directories on this node.")
+	cfgPath := fs.String("config", "CONFIG", "The Kafka configuration file to use.")
+	fs.Alias("c", "config")
+	clusterID := fs.String("cluster-id", "CLUSTER_ID", "The cluster ID to use.")
+	fs.Alias("t", "cluster-id")
+	fs.Strings("add-scram", "ADD_SCRAM", "A SCRAM_CREDENTIAL to add to the __cluster_metadata log e.g.\n"+
+		"'SCRAM-SHA-256=[name=alice,password=alice-secret]'\n"+
+		"'SCRAM-SHA-512=[name=alice,iterations=8192,salt=\"N3E=\",saltedpassword=\"YCE=\"]'")
+	fs.Alias("S", "add-scram")
+	fs.Bool("ignore-formatted", "When this option is passed, the format command will skip over already formatted directories rather than failing.")
+	fs.Alias("g", "ignore-formatted")
+	release := fs.String("release-version", "RELEASE_VERSION",
+		"The release version to use for the initial feature settings. The minimum is 3.3-IV3; the default is "+latestMetadataVersion)
+	fs.Alias("r", "release-version")
+	features := fs.Strings("feature", "FEATURE", "The setting to use for a specific feature, in feature=level format. For example: `kraft.version=1`.")
+	fs.Alias("f", "feature")
+	fs.Bool("standalone", "Used to initialize a controller as a single-node dynamic quorum.")
+	fs.Alias("s", "standalone")
+	initial := fs.String("initial-controllers", "INITIAL_CONTROLLERS",
+		"Used to initialize a server with a specific dynamic quorum. The argument is a comma-separated list of id@hostname:port:directory. The same values must be used to format all nodes.")
+	fs.Alias("I", "initial-controllers")
+	fs.Bool("no-initial-controllers", "Used to initialize a server without a dynamic quorum topology.")
+	fs.Alias("N", "no-initial-controllers")
+	if help, err := fs.Parse(env, args); help || err != nil {
+		return err
+	}
+	if len(fs.Args()) > 0 {
+		return usagef("unrecognized arguments: '%s'", strings.Join(fs.Args(), " "))
+	}
+	if given := fs.Given("standalone", "initial-controllers", "no-initial-controllers"); len(given) > 1 {
+		return usagef("argument --%s: not allowed with argument --%s", given[1], given[0])
+	}
+	b, err := loadServerConfig(fs, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if !fs.Changed("cluster-id") {
+		return usagef("argument --cluster-id/-t is required")
+	}
+	if len(b.ProcessRoles) == 0 {
+		return &kafkaError{Msg: "The kafka configuration file appears to be for a legacy cluster. Formatting is only supported for clusters in KRaft mode."}
+	}
+	if _, err := parseKafkaUUID(*clusterID); err != nil {
+		return &kafkaError{Msg: fmt.Sprintf("Cluster ID string %s does not appear to be a valid UUID: %v", *clusterID, err)}
+	}
+	if b.NodeID < 0 {
+		return &kafkaError{Msg: "You must specify a valid non-negative node ID."}
+	}
+	version := latestMetadataVersion
+	if fs.Changed("release-version") {
+		if version, err = parseReleaseVersion(*release); err != nil {
+			return err
+		}
+	}
+	for _, f := range *features {
+		name, level, ok := strings.Cut(f, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return &kafkaError{Msg: "Can't parse feature=level string " + f + ": equals sign not found."}
+		}
+		if strings.TrimSpace(name) == "metadata.version" && fs.Changed("release-version") {
+			return &kafkaError{Msg: "Use --release-version instead of --feature metadata.version=X to avoid ambiguity."}
+		}
+		if _, err := parseInt16(strings.TrimSpace(level)); err != nil {
+			return &kafkaError{Msg: "Can't parse feature=level string " + f + ": unable to parse " + strings.TrimSpace(level) + " as a short."}
+		}
+	}
+	// The metadata directory is "dynamic" when the quorum is formed with
+	// KIP-853 voters; a voter when this node is one of them.
+	metaKind := "metadata directory"
+	switch {
+	case fs.Changed("standalone"):
+		if !b.HasRole("controller") {
+			return &kafkaError{Msg: "You cannot use --standalone on a broker node."}
+		}
+		metaKind = "dynamic metadata voter directory"
+	case fs.Changed("initial-controllers"):
+		voter, err := initialControllersInclude(*initial, b.NodeID)
+		if err != nil {
+			return err
+		}
+		metaKind = "dynamic metadata directory"
+		if voter {
+			metaKind = "dynamic metadata voter directory"
+		}
+	}
+
+	dirs := storageDirectories(b)
+	metaDir := filepath.Clean(b.MetadataLogDir)
+	var empty []string
+	formatted := ""
+	for _, d := range dirs {
+		m, err := storage.ReadMetaProperties(d)
+		switch {
+		case errors.Is(err, storage.ErrNotFormatted):
+			empty = append(empty, d)
+			continue
+		case err != nil:
+			fmt.Fprintf(env.Stdout, "I/O error trying to read log directory %s. Ignoring...\n", d)
+			continue
+		}
+		if m.ClusterID != *clusterID {
+			return &kafkaError{Msg: fmt.Sprintf("Invalid cluster.id in: %s. Expected %s, but read %s",
+				filepath.Join(d, storage.MetaPropertiesFile), *clusterID, m.ClusterID)}
+		}
+		if m.NodeID != b.NodeID {
+			return &kafkaError{Msg: fmt.Sprintf("Invalid node.id in: %s. Expected %d, but read %d",
+				filepath.Join(d, storage.MetaPropertiesFile), b.NodeID, m.NodeID)}
+		}
+		if formatted == "" {
+			formatted = d
+		}
+	}
+	if formatted != "" && !fs.Changed("ignore-formatted") {
+		return &kafkaError{Msg: "Log directory " + formatted + " is already formatted. Use --ignore-formatted to ignore this directory and format the others."}
+	}
+	if len(empty) == 0 {
+		if formatted == "" {
+			return &kafkaError{Msg: "No available log directories to format."}
+		}
+		fmt.Fprintln(env.Stdout, "All of the log directories are already formatted.")
+		return nil
+	}
+	for _, d := range empty {
+		kind := "data directory"
+		if d == metaDir {
+			kind = metaKind
+		}
+		fmt.Fprintf(env.Stdout, "Formatting %s %s with metadata.version %s.\n", kind, d, version)
+		if err := storage.FormatLogDir(d, *clusterID, b.NodeID); err != nil {
+			return &kafkaError{Msg: fmt.Sprintf("Error while writing meta.properties file %s: %v", d, err), Err: err}
+		}
+	}
+	return nil
+}
+
+func parseInt16(s string) (int16, error) {
+	n, err := strconv.ParseInt(s, 10, 16)
+	return int16(n), err
+}
+
+// initialControllersInclude parses --initial-controllers
+// (id@host:port:directoryId,...) and reports whether nodeID is a voter.
+func initialControllersInclude(s string, nodeID int32) (bool, error) {
+	found := false
+	for _, v := range strings.Split(s, ",") {
+		id, rest, ok := strings.Cut(strings.TrimSpace(v), "@")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil {
+			return false, &kafkaError{Msg: "No '@' found or the node id is not a number in voter string " + v}
+		}
+		i := strings.LastIndex(rest, ":")
+		if i < 0 {
+			return false, &kafkaError{Msg: "No directory ID found in voter string " + v}
+		}
+		if _, err := parseKafkaUUID(rest[i+1:]); err != nil {
+			return false, &kafkaError{Msg: "Invalid directory ID in voter string " + v + ": " + err.Error()}
+		}
+		found = found || int32(n) == nodeID
+	}
+	return found, nil
+}
+
+func storageInfo(env *Env, args []string) error {
+	fs := newFlagSet("kafka-storage info", "Get information about the Kafka log directories on this node.")
+	cfgPath := fs.String("config", "CONFIG", "The Kafka configuration file to use.")
+	fs.Alias("c", "config")
+	if help, err := fs.Parse(env, args); help || err != nil {
+		return err
+	}
+	if len(fs.Args()) > 0 {
+		return usagef("unrecognized arguments: '%s'", strings.Join(fs.Args(), " "))
+	}
+	b, err := loadServerConfig(fs, *cfgPath)
+	if err != nil {
+		return err
+	}
+	dirs := storageDirectories(b)
+	w := env.Stdout
+	if len(dirs) == 0 {
+		fmt.Fprintln(w, "No directories specified.")
+		return nil
+	}
+	var problems, found []string
+	var first *storage.MetaProperties
+	for _, d := range dirs {
+		st, err := os.Stat(d)
+		if err != nil || !st.IsDir() {
+			if err != nil && errors.Is(err, os.ErrNotExist) {
+				problems = append(problems, d+" does not exist")
+			} else {
+				problems = append(problems, d+" is not a directory")
+			}
+			continue
+		}
+		found = append(found, d)
+		m, err := storage.ReadMetaProperties(d)
+		switch {
+		case errors.Is(err, storage.ErrNotFormatted):
+			problems = append(problems, d+" is not formatted.")
+			continue
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("Error loading %s: %v", filepath.Join(d, storage.MetaPropertiesFile), err))
+			continue
+		}
+		if first == nil {
+			first = &m
+		} else if first.ClusterID != m.ClusterID {
+			problems = append(problems, "Mismatched cluster IDs between storage directories.")
+		} else if first.NodeID != m.NodeID {
+			problems = append(problems, "Mismatched node IDs between storage directories.")
+		}
+	}
+	if first != nil && first.Version == 0 {
+		problems = append(problems, "The kafka configuration file appears to be for a cluster in KRaft mode, but the directories are formatted for legacy mode.")
+	}
+	if len(found) > 0 {
+		if len(found) == 1 {
+			fmt.Fprintln(w, "Found log directory:")
+		} else {
+			fmt.Fprintln(w, "Found log directories:")
+		}
+		for _, d := range found {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+		fmt.Fprintln(w)
+	}
+	if first != nil {
+		props := map[string]string{
+			"cluster.id": first.ClusterID,
+			"node.id":    fmt.Sprint(first.NodeID),
+			"version":    fmt.Sprint(first.Version),
+		}
+		if first.DirectoryID != "" {
+			props["directory.id"] = first.DirectoryID
+		}
+		var kv []string
+		for _, k := range sortedKeys(props) {
+			kv = append(kv, k+"="+props[k])
+		}
+		fmt.Fprintf(w, "Found metadata: {%s}\n\n", strings.Join(kv, ", "))
+	}
+	if len(problems) > 0 {
+		if len(problems) == 1 {
+			fmt.Fprintln(w, "Found problem:")
+		} else {
+			fmt.Fprintln(w, "Found problems:")
+		}
+		for _, p := range problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+		fmt.Fprintln(w)
+		return &kafkaError{Msg: fmt.Sprintf("found %d problem(s) with the log directories", len(problems))}
+	}
+	return nil
+}

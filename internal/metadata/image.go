@@ -1,0 +1,183 @@
+package metadata
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// Image is the cluster's metadata at one point of the metadata log. An
+// Image is immutable: Apply returns a new one. Safe for concurrent use.
+type Image struct {
+	// Offset is the number of record batches applied.
+	Offset int64
+
+	topics     map[string]*Topic
+	topicsByID map[TopicID]*Topic
+	// configs maps a resource to its explicitly set configs.
+	configs map[ConfigResource]map[string]string
+}
+
+// ConfigResource names a config resource (a topic, or a broker; the empty
+// broker name is the cluster-wide default).
+type ConfigResource struct {
+	Type int8
+	Name string
+}
+
+// Topic is one topic in an Image. Callers must not modify it.
+type Topic struct {
+	Name       string
+	ID         TopicID
+	Partitions []Partition // indexed by partition number
+}
+
+// Partition is the registration of one partition. Callers must not modify
+// its slices.
+type Partition struct {
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+}
+
+// Empty is the image before any record.
+var Empty = &Image{
+	topics:     map[string]*Topic{},
+	topicsByID: map[TopicID]*Topic{},
+	configs:    map[ConfigResource]map[string]string{},
+}
+
+// Topic returns the named topic.
+func (im *Image) Topic(name string) (*Topic, bool) {
+	t, ok := im.topics[name]
+	return t, ok
+}
+
+// TopicByID returns the topic with that id.
+func (im *Image) TopicByID(id TopicID) (*Topic, bool) {
+	t, ok := im.topicsByID[id]
+	return t, ok
+}
+
+// TopicNames returns the names of all topics, sorted.
+func (im *Image) TopicNames() []string {
+	names := slices.Collect(maps.Keys(im.topics))
+	sort.Strings(names)
+	return names
+}
+
+// NumTopics returns the number of topics.
+func (im *Image) NumTopics() int { return len(im.topics) }
+
+// Configs returns the explicitly set configs of a resource. The caller must
+// not modify the map.
+func (im *Image) Configs(r ConfigResource) map[string]string {
+	if m, ok := im.configs[r]; ok {
+		return m
+	}
+	return map[string]string{}
+}
+
+// Apply returns the image after recs. It returns an error, and no image,
+// if a record does not fit the image (a bug in the controller or a corrupt
+// log); the receiver is never modified.
+func (im *Image) Apply(recs []Record) (*Image, error) {
+	next := &Image{
+		Offset:     im.Offset + 1,
+		topics:     maps.Clone(im.topics),
+		topicsByID: maps.Clone(im.topicsByID),
+		configs:    maps.Clone(im.configs),
+	}
+	// Topics touched by this batch are copied once, then edited in place.
+	copied := map[TopicID]bool{}
+	own := func(id TopicID) (*Topic, error) {
+		t, ok := next.topicsByID[id]
+		if !ok {
+			return nil, fmt.Errorf("metadata: unknown topic id %s", id)
+		}
+		if !copied[id] {
+			c := *t
+			c.Partitions = slices.Clone(t.Partitions)
+			t = &c
+			next.topicsByID[id] = t
+			next.topics[t.Name] = t
+			copied[id] = true
+		}
+		return t, nil
+	}
+	for i, r := range recs {
+		switch r.Type {
+		case TypeTopic:
+			if _, ok := next.topics[r.TopicName]; ok {
+				return nil, fmt.Errorf("metadata: record %d: topic %q exists", i, r.TopicName)
+			}
+			t := &Topic{Name: r.TopicName, ID: r.TopicID}
+			next.topics[t.Name] = t
+			next.topicsByID[t.ID] = t
+			copied[t.ID] = true
+		case TypePartition:
+			t, err := own(r.TopicID)
+			if err != nil {
+				return nil, err
+			}
+			if int(r.Partition) != len(t.Partitions) {
+				return nil, fmt.Errorf("metadata: record %d: partition %d of %q out of order", i, r.Partition, t.Name)
+			}
+			t.Partitions = append(t.Partitions, Partition{
+				Replicas:       r.Replicas,
+				ISR:            r.ISR,
+				Leader:         r.Leader,
+				LeaderEpoch:    r.LeaderEpoch,
+				PartitionEpoch: r.PartitionEpoch,
+			})
+		case TypePartitionChg:
+			t, err := own(r.TopicID)
+			if err != nil {
+				return nil, err
+			}
+			if r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
+				return nil, fmt.Errorf("metadata: record %d: no partition %d in %q", i, r.Partition, t.Name)
+			}
+			p := &t.Partitions[r.Partition]
+			if r.Replicas != nil {
+				p.Replicas = r.Replicas
+			}
+			if r.ISR != nil {
+				p.ISR = r.ISR
+			}
+			p.Leader = r.Leader
+			p.LeaderEpoch = r.LeaderEpoch
+			p.PartitionEpoch = r.PartitionEpoch
+		case TypeRemoveTopic:
+			t, ok := next.topicsByID[r.TopicID]
+			if !ok {
+				return nil, fmt.Errorf("metadata: record %d: remove unknown topic id %s", i, r.TopicID)
+			}
+			delete(next.topicsByID, t.ID)
+			delete(next.topics, t.Name)
+			delete(next.configs, ConfigResource{Type: ResourceTopic, Name: t.Name})
+		case TypeConfig:
+			res := ConfigResource{Type: r.ResourceType, Name: r.ResourceName}
+			m := maps.Clone(next.configs[res])
+			if m == nil {
+				m = map[string]string{}
+			}
+			if r.Value == nil {
+				delete(m, r.Name)
+			} else {
+				m[r.Name] = *r.Value
+			}
+			if len(m) == 0 {
+				delete(next.configs, res)
+			} else {
+				next.configs[res] = m
+			}
+		default:
+			return nil, fmt.Errorf("metadata: record %d: unknown type %q", i, r.Type)
+		}
+	}
+	return next, nil
+}

@@ -1,0 +1,86 @@
+package metadata
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// RecordType names the kind of a metadata Record, after Kafka's
+// metadata record types.
+type RecordType string
+
+// Metadata record types.
+const (
+	TypeTopic        RecordType = "TopicRecord"
+	TypePartition    RecordType = "PartitionRecord"
+	TypeRemoveTopic  RecordType = "RemoveTopicRecord"
+	TypeConfig       RecordType = "ConfigRecord"
+	TypePartitionChg RecordType = "PartitionChangeRecord"
+)
+
+// Config resource types, as Kafka's ConfigResource.Type.
+const (
+	ResourceTopic  int8 = 2
+	ResourceBroker int8 = 4
+)
+
+// Record is one metadata change. Exactly the fields of its Type are set.
+type Record struct {
+	Type RecordType `json:"type"`
+
+	// TopicRecord, RemoveTopicRecord, PartitionRecord.
+	TopicName string  `json:"topicName,omitempty"`
+	TopicID   TopicID `json:"topicId,omitzero"`
+
+	// PartitionRecord and PartitionChangeRecord.
+	Partition      int32   `json:"partition,omitempty"`
+	Replicas       []int32 `json:"replicas,omitempty"`
+	ISR            []int32 `json:"isr,omitempty"`
+	Leader         int32   `json:"leader,omitempty"`
+	LeaderEpoch    int32   `json:"leaderEpoch,omitempty"`
+	PartitionEpoch int32   `json:"partitionEpoch,omitempty"`
+
+	// ConfigRecord. A nil Value removes the config.
+	ResourceType int8    `json:"resourceType,omitempty"`
+	ResourceName string  `json:"resourceName,omitempty"`
+	Name         string  `json:"name,omitempty"`
+	Value        *string `json:"value,omitempty"`
+}
+
+// TopicID is a topic's Kafka Uuid.
+type TopicID [16]byte
+
+// String formats the id as Kafka does: URL-safe base64 without padding.
+func (id TopicID) String() string { return formatUUID(id) }
+
+// IsZero reports whether the id is Kafka's ZERO_UUID.
+func (id TopicID) IsZero() bool { return id == TopicID{} }
+
+// MarshalText implements encoding.TextMarshaler.
+func (id TopicID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *TopicID) UnmarshalText(b []byte) error {
+	v, err := parseUUID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+func encodeRecords(recs []Record) ([]byte, error) {
+	b, err := json.Marshal(recs)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: encode records: %w", err)
+	}
+	return b, nil
+}
+
+func decodeRecords(b []byte) ([]Record, error) {
+	var recs []Record
+	if err := json.Unmarshal(b, &recs); err != nil {
+		return nil, fmt.Errorf("metadata: decode records: %w", err)
+	}
+	return recs, nil
+}

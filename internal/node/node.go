@@ -1,0 +1,270 @@
+// Package node assembles one Gregor process from its parts, in Kafka's
+// order: log dirs are checked (meta.properties), the metadata log is
+// replayed into an image, partition logs are opened and recovered, the
+// replica manager applies the image, and only then do listeners accept
+// clients. Close reverses it: stop accepting, close connections, close the
+// logs cleanly (so the next start skips recovery), close the metadata log.
+//
+//	n, err := node.New(cfg, logger)   // opens and recovers everything
+//	err = n.Start()                   // binds listeners
+//	...
+//	n.Close()
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/gregor-streaming/gregor/internal/config"
+	"github.com/gregor-streaming/gregor/internal/controller"
+	"github.com/gregor-streaming/gregor/internal/metadata"
+	"github.com/gregor-streaming/gregor/internal/replica"
+	"github.com/gregor-streaming/gregor/internal/server"
+	"github.com/gregor-streaming/gregor/internal/storage"
+)
+
+// Options are the dependencies a Node takes from its caller.
+type Options struct {
+	Logger *slog.Logger
+	// Listen opens listeners; nil means net.Listen.
+	Listen func(network, address string) (net.Listener, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Node is one running Gregor process (broker and controller).
+type Node struct {
+	cfg       *config.Broker
+	log       *slog.Logger
+	clusterID string
+
+	journal    metadata.Journal
+	controller *controller.Controller
+	logs       *storage.Manager
+	replicas   *replica.Manager
+	server     *server.Server
+	adapter    *configAdapter
+
+	// published receives images once the replica manager is ready.
+	replicasReady atomic.Pointer[replica.Manager]
+}
+
+// metadataDirName is the directory of the metadata log inside the
+// metadata log dir, as in Kafka.
+const metadataDirName = "__cluster_metadata-0"
+
+// New opens a node's storage and metadata. It does not listen yet.
+func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	n := &Node{cfg: cfg, log: opts.Logger}
+	defer func() {
+		if err != nil {
+			n.closeStorage()
+		}
+	}()
+
+	clusterID, err := n.checkLogDirs()
+	if err != nil {
+		return nil, err
+	}
+	n.clusterID = clusterID
+
+	metaDir := cfg.MetadataLogDir
+	if metaDir == "" {
+		metaDir = cfg.LogDirs[0]
+	}
+	n.journal, err = metadata.OpenFileJournal(filepath.Join(metaDir, metadataDirName))
+	if err != nil {
+		return nil, err
+	}
+	adapter := newConfigAdapter(cfg)
+	n.adapter = adapter
+	n.controller, err = controller.Open(controller.Config{
+		NodeID:                   cfg.NodeID,
+		NumPartitions:            cfg.NumPartitions,
+		DefaultReplicationFactor: int16(cfg.DefaultReplicationFactor),
+		ValidateTopicConfigs:     adapter.ValidateTopic,
+		ValidateBrokerConfig:     config.ValidateBrokerDynamic,
+		Logger:                   opts.Logger.With("component", "controller"),
+	}, n.journal, n.publish)
+	if err != nil {
+		return nil, err
+	}
+	im := n.controller.Image()
+
+	n.logs, err = storage.OpenManager(cfg.LogDirs, storage.ManagerOptions{
+		Logger:                 opts.Logger.With("component", "storage"),
+		Now:                    opts.Now,
+		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		FlushCheckInterval:     time.Duration(cfg.LogFlushSchedulerIntervalMs) * time.Millisecond,
+		CheckpointInterval:     time.Duration(cfg.LogFlushOffsetCheckpointIntervalMs) * time.Millisecond,
+	}, func(topic string) storage.Config {
+		return adapter.topicConfig(n.controller.Image(), topic).Log
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.replicas = replica.New(replica.Config{
+		NodeID:      cfg.NodeID,
+		TopicConfig: adapter.topicConfig,
+		Logger:      opts.Logger.With("component", "replica"),
+		Now:         opts.Now,
+	}, n.logs)
+	if err := n.replicas.ApplyImage(im); err != nil {
+		return nil, fmt.Errorf("node: apply metadata: %w", err)
+	}
+	n.replicasReady.Store(n.replicas)
+
+	var listeners []server.Listener
+	for _, l := range cfg.BrokerListeners() {
+		sl := server.Listener{Name: l.Name, Address: l.Addr()}
+		for _, a := range cfg.AdvertisedListeners {
+			if a.Name == l.Name {
+				sl.AdvertisedHost, sl.AdvertisedPort = a.Host, int32(a.Port)
+			}
+		}
+		listeners = append(listeners, sl)
+	}
+	if len(listeners) == 0 {
+		return nil, errors.New("node: no broker listener in listeners; add one such as PLAINTEXT://:9092")
+	}
+	n.server = server.New(server.Config{
+		NodeID:                      cfg.NodeID,
+		ClusterID:                   clusterID,
+		Rack:                        rack(cfg.BrokerRack),
+		Listeners:                   listeners,
+		MaxRequestBytes:             cfg.SocketRequestMaxBytes,
+		AutoCreateTopics:            cfg.AutoCreateTopicsEnable,
+		DeleteTopicEnable:           cfg.DeleteTopicEnable,
+		FetchMaxBytes:               cfg.FetchMaxBytes,
+		MaxIncrementalFetchSessions: int(cfg.MaxIncrementalFetchSessionCacheSlots),
+		Listen:                      opts.Listen,
+		Logger:                      opts.Logger.With("component", "server"),
+		Now:                         opts.Now,
+	}, server.Deps{
+		Controller: n.controller,
+		Replicas:   n.replicas,
+		Logs:       n.logs,
+		Configs:    adapter,
+	})
+	return n, nil
+}
+
+func rack(r string) *string {
+	if r == "" {
+		return nil
+	}
+	return &r
+}
+
+// publish applies a new metadata image to the replica manager.
+func (n *Node) publish(im *metadata.Image) {
+	r := n.replicasReady.Load()
+	if r == nil {
+		return
+	}
+	if err := r.ApplyImage(im); err != nil {
+		n.log.Error("applying metadata image", "offset", im.Offset, "err", err)
+	}
+}
+
+// checkLogDirs reads meta.properties in every log dir, formatting
+// unformatted dirs of a combined single node (as a first start of the
+// default configuration may), and returns the cluster id they share.
+func (n *Node) checkLogDirs() (string, error) {
+	var clusterID string
+	var unformatted []string
+	for _, d := range n.cfg.LogDirs {
+		mp, err := storage.ReadMetaProperties(d)
+		if errors.Is(err, storage.ErrNotFormatted) {
+			unformatted = append(unformatted, d)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if mp.NodeID != n.cfg.NodeID {
+			return "", fmt.Errorf("node: log dir %s belongs to node.id %d, not %d; point log.dirs elsewhere or fix node.id", d, mp.NodeID, n.cfg.NodeID)
+		}
+		if clusterID != "" && mp.ClusterID != clusterID {
+			return "", fmt.Errorf("node: log dirs disagree on cluster.id (%s vs %s in %s)", clusterID, mp.ClusterID, d)
+		}
+		clusterID = mp.ClusterID
+	}
+	if len(unformatted) > 0 {
+		if clusterID == "" {
+			clusterID = storage.FormatUUID(storage.NewUUID())
+		}
+		for _, d := range unformatted {
+			if err := storage.FormatLogDir(d, clusterID, n.cfg.NodeID); err != nil {
+				return "", err
+			}
+			n.log.Info("formatted log dir", "dir", d, "cluster_id", clusterID)
+		}
+	}
+	return clusterID, nil
+}
+
+// Start binds the listeners and starts serving.
+func (n *Node) Start() error {
+	if err := n.server.Start(); err != nil {
+		return err
+	}
+	n.log.Info("gregor started", "node_id", n.cfg.NodeID, "cluster_id", n.clusterID, "log_dirs", n.cfg.LogDirs)
+	return nil
+}
+
+// Addrs returns the bound broker listener addresses.
+func (n *Node) Addrs() []net.Addr { return n.server.Addrs() }
+
+// ClusterID returns the cluster id from meta.properties.
+func (n *Node) ClusterID() string { return n.clusterID }
+
+// Close shuts the node down cleanly. It is safe to call more than once.
+func (n *Node) Close() error {
+	if n.server != nil {
+		n.server.Close()
+	}
+	err := n.closeStorage()
+	n.log.Info("gregor stopped", "node_id", n.cfg.NodeID)
+	return err
+}
+
+func (n *Node) closeStorage() error {
+	var errs []error
+	if n.logs != nil {
+		errs = append(errs, n.logs.Close())
+		n.logs = nil
+	}
+	if n.journal != nil {
+		errs = append(errs, n.journal.Close())
+		n.journal = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts a node and serves until ctx is done, then closes it.
+func Run(ctx context.Context, cfg *config.Broker, opts Options) error {
+	n, err := New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		n.Close()
+		return err
+	}
+	<-ctx.Done()
+	opts.Logger.Info("shutting down")
+	return n.Close()
+}

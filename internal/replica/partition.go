@@ -1,0 +1,364 @@
+package replica
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/gregor-streaming/gregor/internal/apierror"
+	"github.com/gregor-streaming/gregor/internal/metadata"
+	"github.com/gregor-streaming/gregor/internal/record"
+	"github.com/gregor-streaming/gregor/internal/storage"
+)
+
+// Partition is one hosted partition: its log, its leadership state and
+// the fetches waiting for new data. Safe for concurrent use.
+type Partition struct {
+	Topic   string
+	Index   int32
+	TopicID metadata.TopicID
+
+	log *storage.Log
+	now func() time.Time
+
+	// state is the partition's registration as last applied, swapped
+	// whole.
+	state atomic.Pointer[partitionState]
+
+	// appendMu serializes appends, so that validation, offset assignment
+	// and the high-watermark update happen in log order.
+	appendMu sync.Mutex
+
+	mu struct {
+		sync.Mutex
+		waiters map[*Waiter]struct{}
+		closed  bool
+	}
+}
+
+type partitionState struct {
+	leader      int32
+	leaderEpoch int32
+	replicas    []int32
+	isr         []int32
+	isLeader    bool
+	config      TopicConfig
+}
+
+func newPartition(tp TopicPartition, id metadata.TopicID, l *storage.Log, now func() time.Time) *Partition {
+	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: id, log: l, now: now}
+	p.mu.waiters = map[*Waiter]struct{}{}
+	return p
+}
+
+// update applies the partition's registration and config.
+func (p *Partition) update(reg metadata.Partition, tc TopicConfig, self int32) {
+	st := &partitionState{
+		leader:      reg.Leader,
+		leaderEpoch: reg.LeaderEpoch,
+		replicas:    reg.Replicas,
+		isr:         reg.ISR,
+		isLeader:    reg.Leader == self,
+		config:      tc,
+	}
+	p.state.Store(st)
+	p.log.SetConfig(tc.Log)
+	if st.isLeader {
+		if e, ok := p.log.LatestEpoch(); !ok || e < reg.LeaderEpoch {
+			_ = p.log.AssignEpoch(reg.LeaderEpoch, p.log.LogEndOffset())
+		}
+		p.maybeAdvanceHighWatermark()
+	}
+}
+
+// Leader returns the partition's leader and leader epoch.
+func (p *Partition) Leader() (leader, epoch int32) {
+	st := p.state.Load()
+	return st.leader, st.leaderEpoch
+}
+
+// Replicas returns the replicas and ISR. Callers must not modify them.
+func (p *Partition) Replicas() (replicas, isr []int32) {
+	st := p.state.Load()
+	return st.replicas, st.isr
+}
+
+// Log returns the partition's log.
+func (p *Partition) Log() *storage.Log { return p.log }
+
+// maybeAdvanceHighWatermark moves the high watermark to the log end offset
+// when this node is the only in-sync replica.
+func (p *Partition) maybeAdvanceHighWatermark() {
+	st := p.state.Load()
+	if st.isLeader && len(st.isr) == 1 && st.isr[0] == st.leader {
+		p.log.SetHighWatermark(p.log.LogEndOffset())
+	}
+}
+
+// checkLeaderEpoch implements the current_leader_epoch check of Fetch,
+// ListOffsets and OffsetForLeaderEpoch (KIP-320): -1 skips it.
+func (p *Partition) checkLeaderEpoch(st *partitionState, current int32) error {
+	switch {
+	case current < 0 || current == st.leaderEpoch:
+		return nil
+	case current < st.leaderEpoch:
+		return apierror.New(kerr.FencedLeaderEpoch, "")
+	default:
+		return apierror.New(kerr.UnknownLeaderEpoch, "")
+	}
+}
+
+func (p *Partition) leaderState(currentLeaderEpoch int32) (*partitionState, error) {
+	st := p.state.Load()
+	if !st.isLeader {
+		return nil, apierror.New(kerr.NotLeaderForPartition, "")
+	}
+	if err := p.checkLeaderEpoch(st, currentLeaderEpoch); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// AppendResult is the outcome of a successful Append.
+type AppendResult struct {
+	BaseOffset     int64
+	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
+	LogStartOffset int64
+}
+
+// Append validates one produced batch (Kafka 4 produce requests carry
+// exactly one RecordBatch v2 per partition) and appends it as leader.
+// With acks=-1 it checks min.insync.replicas first. The returned error is
+// an *apierror.Error carrying Kafka's code.
+func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
+	st, err := p.leaderState(-1)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	tc := st.config
+	if acks == -1 && int32(len(st.isr)) < tc.MinInsyncReplicas {
+		return AppendResult{}, apierror.New(kerr.NotEnoughReplicas, "The size of the current ISR %d is insufficient to satisfy the min.isr requirement of %d for partition %s-%d", len(st.isr), tc.MinInsyncReplicas, p.Topic, p.Index)
+	}
+	if int64(len(batch)) > int64(tc.MaxMessageBytes)+record.LogOverhead {
+		return AppendResult{}, apierror.New(kerr.MessageTooLarge, "The batch size of %d bytes exceeds the maximum configured value of %d.", len(batch), tc.MaxMessageBytes)
+	}
+	if int64(len(batch)) > tc.Log.SegmentBytes {
+		return AppendResult{}, apierror.New(kerr.RecordListTooLarge, "The batch size of %d bytes exceeds segment.bytes %d.", len(batch), tc.Log.SegmentBytes)
+	}
+	now := p.now()
+	if _, err := record.Validate(batch, record.ValidateOptions{
+		Now:                  now,
+		LogAppendTime:        tc.LogAppendTime,
+		TimestampBeforeMaxMs: tc.TimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  tc.TimestampAfterMaxMs,
+		Compacted:            tc.Compacted,
+	}); err != nil {
+		return AppendResult{}, validationError(err)
+	}
+	appendTime := int64(-1)
+	if tc.LogAppendTime {
+		appendTime = now.UnixMilli()
+	}
+	p.appendMu.Lock()
+	info, err := p.log.Append(batch, st.leaderEpoch, appendTime)
+	if err == nil {
+		p.maybeAdvanceHighWatermark()
+	}
+	p.appendMu.Unlock()
+	if err != nil {
+		return AppendResult{}, apierror.New(kerr.KafkaStorageError, "%v", err)
+	}
+	p.wake()
+	return AppendResult{BaseOffset: info.FirstOffset, LogAppendTime: appendTime, LogStartOffset: info.LogStartOffset}, nil
+}
+
+// validationError maps a record validation failure to Kafka's code.
+func validationError(err error) error {
+	switch {
+	case errors.Is(err, record.ErrInvalidTimestamp):
+		return apierror.Wrap(kerr.InvalidTimestamp, err)
+	case errors.Is(err, record.ErrUnsupportedCompression):
+		return apierror.Wrap(kerr.UnsupportedCompressionType, err)
+	case errors.Is(err, record.ErrInvalid):
+		return apierror.Wrap(kerr.InvalidRecord, err)
+	default:
+		return apierror.Wrap(kerr.CorruptMessage, err)
+	}
+}
+
+// Isolation levels, as in Fetch and ListOffsets.
+const (
+	ReadUncommitted int8 = 0
+	ReadCommitted   int8 = 1
+)
+
+// ReadResult is what Read returns: whole batches as stored, and the
+// partition's offsets at the time of the read.
+type ReadResult struct {
+	Data             []byte
+	HighWatermark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+}
+
+// Read returns batches from offset, up to maxBytes (at least one batch if
+// minOneBatch), bounded by the high watermark (or the last stable offset
+// for read_committed). currentLeaderEpoch is checked as in KIP-320.
+func (p *Partition) Read(offset int64, maxBytes int, isolation int8, currentLeaderEpoch int32, minOneBatch bool) (ReadResult, error) {
+	if _, err := p.leaderState(currentLeaderEpoch); err != nil {
+		return ReadResult{}, err
+	}
+	hw := p.log.HighWatermark()
+	lso := hw // no transactions yet: the LSO is the high watermark
+	limit := hw
+	if isolation == ReadCommitted {
+		limit = lso
+	}
+	res := ReadResult{HighWatermark: hw, LastStableOffset: lso, LogStartOffset: p.log.LogStartOffset()}
+	if offset > hw && offset <= p.log.LogEndOffset() {
+		// Between the HW and the LEO: nothing visible yet.
+		return res, nil
+	}
+	info, err := p.log.Read(offset, maxBytes, limit, minOneBatch)
+	if err != nil {
+		if errors.Is(err, storage.ErrOffsetOutOfRange) {
+			return res, apierror.New(kerr.OffsetOutOfRange, "")
+		}
+		return res, apierror.New(kerr.KafkaStorageError, "%v", err)
+	}
+	res.Data = info.Data
+	res.LogStartOffset = info.LogStartOffset
+	return res, nil
+}
+
+// Special ListOffsets timestamps.
+const (
+	LatestTimestamp        int64 = -1
+	EarliestTimestamp      int64 = -2
+	MaxTimestamp           int64 = -3
+	EarliestLocalTimestamp int64 = -4
+	LatestTieredTimestamp  int64 = -5
+)
+
+// ListOffset answers ListOffsets for one partition: the offset and
+// timestamp for timestamp, or (-1, -1) when no record is that recent.
+func (p *Partition) ListOffset(timestamp int64, isolation int8, currentLeaderEpoch int32) (offset, ts int64, epoch int32, err error) {
+	st, err := p.leaderState(currentLeaderEpoch)
+	if err != nil {
+		return -1, -1, -1, err
+	}
+	epoch = st.leaderEpoch
+	hw := p.log.HighWatermark()
+	switch timestamp {
+	case LatestTimestamp:
+		return hw, -1, epoch, nil
+	case EarliestTimestamp, EarliestLocalTimestamp:
+		return p.log.LogStartOffset(), -1, epoch, nil
+	case LatestTieredTimestamp:
+		return -1, -1, -1, nil
+	case MaxTimestamp:
+		mts, moff := p.log.MaxTimestamp()
+		if moff < 0 {
+			return -1, -1, -1, nil
+		}
+		return moff, mts, epoch, nil
+	}
+	if timestamp < 0 {
+		return -1, -1, -1, apierror.New(kerr.InvalidRequest, "invalid timestamp %d", timestamp)
+	}
+	off, fts, ok := p.log.OffsetForTimestamp(timestamp)
+	if !ok || off >= hw {
+		return -1, -1, -1, nil
+	}
+	return off, fts, epoch, nil
+}
+
+// DeleteRecords moves the log start offset to offset (-1 = the high
+// watermark) and returns the new low watermark.
+func (p *Partition) DeleteRecords(offset int64) (int64, error) {
+	if _, err := p.leaderState(-1); err != nil {
+		return -1, err
+	}
+	hw := p.log.HighWatermark()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return -1, apierror.New(kerr.OffsetOutOfRange, "Cannot increment the log start offset to %d of partition %s-%d since it is larger than the high watermark %d", offset, p.Topic, p.Index, hw)
+	}
+	lso, err := p.log.DeleteRecordsBefore(offset)
+	if err != nil {
+		if errors.Is(err, storage.ErrOffsetOutOfRange) {
+			return -1, apierror.New(kerr.OffsetOutOfRange, "%v", err)
+		}
+		return -1, apierror.New(kerr.KafkaStorageError, "%v", err)
+	}
+	return lso, nil
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101/KIP-279).
+func (p *Partition) EndOffsetForEpoch(epoch, currentLeaderEpoch int32) (int32, int64, error) {
+	if _, err := p.leaderState(currentLeaderEpoch); err != nil {
+		return -1, -1, err
+	}
+	e, off := p.log.EndOffsetForEpoch(epoch)
+	return e, off, nil
+}
+
+// Waiter is woken when any partition it watches gets new data. Create
+// with Manager.Watch and Close it when done.
+type Waiter struct {
+	// C receives a value (non-blocking, capacity one) after an append.
+	C          chan struct{}
+	partitions []*Partition
+}
+
+// Watch returns a Waiter on partitions.
+func (m *Manager) Watch(partitions []*Partition) *Waiter {
+	w := &Waiter{C: make(chan struct{}, 1), partitions: partitions}
+	for _, p := range partitions {
+		p.mu.Lock()
+		if !p.mu.closed {
+			p.mu.waiters[w] = struct{}{}
+		}
+		p.mu.Unlock()
+	}
+	return w
+}
+
+// Close unregisters the waiter.
+func (w *Waiter) Close() {
+	for _, p := range w.partitions {
+		p.mu.Lock()
+		delete(p.mu.waiters, w)
+		p.mu.Unlock()
+	}
+}
+
+func (p *Partition) wake() {
+	p.mu.Lock()
+	for w := range p.mu.waiters {
+		select {
+		case w.C <- struct{}{}:
+		default:
+		}
+	}
+	p.mu.Unlock()
+}
+
+// close wakes every waiter (so they notice the partition is gone) and
+// refuses new ones.
+func (p *Partition) close() {
+	p.mu.Lock()
+	p.mu.closed = true
+	for w := range p.mu.waiters {
+		select {
+		case w.C <- struct{}{}:
+		default:
+		}
+	}
+	p.mu.Unlock()
+}

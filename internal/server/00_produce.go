@@ -1,0 +1,113 @@
+package server
+
+// Produce (key 0), versions 3-13 (Kafka 4.0 removed 0-2, KIP-896).
+//
+//	v3: transactional_id; RecordBatch v2 only.   v5: log_start_offset.
+//	v8: record_errors and error_message (KIP-467).   v9: flexible.
+//	v10: current leader and node endpoints on NOT_LEADER (KIP-951).
+//	v11: no change (KIP-890 marker).   v12: no change (KIP-890 part 2).
+//	v13: topics by id (KIP-516).
+//
+// Each partition must carry exactly one RecordBatch v2; it is validated
+// and appended by the replica layer. acks=0 sends no response.
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/record"
+)
+
+func init() {
+	register(handler{key: 0, min: 3, max: 13, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+		return s.handleProduce(c, r.(*kmsg.ProduceRequest))
+	}})
+}
+
+func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	im := s.image()
+	acks := req.Acks
+	if acks != 0 && acks != 1 && acks != -1 {
+		// INVALID_REQUIRED_ACKS for every partition.
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		topic, known := resolveTopic(im, rt.Topic, rt.TopicID)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			switch {
+			case !known && req.Version >= 13:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case !known:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				s.producePartition(topic.Name, rp, acks, &sp)
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}
+
+func (s *Server) producePartition(topic string, rp kmsg.ProduceRequestTopicPartition, acks int16, sp *kmsg.ProduceResponseTopicPartition) {
+	p, err := s.deps.Replicas.Partition(topic, rp.Partition)
+	if err != nil {
+		sp.ErrorCode = codeOf(err)
+		return
+	}
+	// Kafka 4 (magic 2) allows exactly one batch per partition.
+	h, err := record.ParseHeader(rp.Records)
+	if err != nil || h.Size() != len(rp.Records) {
+		if err == nil && h.Size() < len(rp.Records) {
+			sp.ErrorCode = kerr.InvalidRecord.Code
+			msg := "Produce requests with version 3 or later are only allowed to contain exactly one record batch"
+			sp.ErrorMessage = &msg
+			return
+		}
+		sp.ErrorCode = kerr.CorruptMessage.Code
+		return
+	}
+	res, err := p.Append(rp.Records, acks)
+	if err != nil {
+		sp.ErrorCode = codeOf(err)
+		sp.ErrorMessage = messageOf(err)
+		var ve *record.ValidationError
+		if errors.As(err, &ve) {
+			msg := ve.Message
+			sp.ErrorMessage = &msg
+			for _, r := range ve.RecordErrors {
+				re := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+				re.RelativeOffset = r.BatchIndex
+				m := r.Message
+				re.ErrorMessage = &m
+				sp.ErrorRecords = append(sp.ErrorRecords, re)
+			}
+		}
+		return
+	}
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+}

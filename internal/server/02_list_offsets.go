@@ -1,0 +1,72 @@
+package server
+
+// ListOffsets (key 2), versions 1-11 (Kafka 4.0 removed v0, KIP-896).
+//
+//	v1: one offset per partition.   v2: isolation_level.
+//	v4: current_leader_epoch, leader_epoch (KIP-320).   v6: flexible.
+//	v7: -3 = max timestamp (KIP-734).   v8: -4 = earliest local (KIP-405).
+//	v9: -5 = latest tiered (KIP-1005).   v10: timeout_ms.
+//	v11: -6 = earliest pending upload (KIP-1023).
+//
+// Timestamps: -1 latest (high watermark, or last stable offset for
+// read_committed), -2 earliest, otherwise the first offset whose timestamp
+// is at least the one asked for.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/replica"
+)
+
+func init() {
+	register(handler{key: 2, min: 1, max: 11, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+		return s.handleListOffsets(r.(*kmsg.ListOffsetsRequest)), nil
+	}})
+}
+
+func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	seen := map[string]map[int32]bool{}
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		if seen[rt.Topic] == nil {
+			seen[rt.Topic] = map[int32]bool{}
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+			if seen[rt.Topic][rp.Partition] {
+				sp.ErrorCode = kerr.InvalidRequest.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			seen[rt.Topic][rp.Partition] = true
+			p, err := s.deps.Replicas.Partition(rt.Topic, rp.Partition)
+			if err != nil {
+				sp.ErrorCode = codeOf(err)
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			ts := rp.Timestamp
+			if ts == -6 { // earliest pending upload: nothing is tiered
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			off, fts, epoch, err := p.ListOffset(ts, req.IsolationLevel, rp.CurrentLeaderEpoch)
+			if err != nil {
+				sp.ErrorCode = codeOf(err)
+			} else {
+				sp.Offset, sp.Timestamp, sp.LeaderEpoch = off, fts, epoch
+				if ts == replica.LatestTimestamp || ts == replica.EarliestTimestamp || ts == replica.EarliestLocalTimestamp {
+					sp.Timestamp = -1
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}

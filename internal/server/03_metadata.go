@@ -1,0 +1,161 @@
+package server
+
+// Metadata (key 3), versions 0-13.
+//
+//	v1: controller_id, is_internal, rack; null topics = all.
+//	v2: cluster_id.   v3: throttle.   v4: allow_auto_topic_creation.
+//	v5: offline_replicas.   v7: leader_epoch (KIP-320).
+//	v8: authorized operations (KIP-430).   v9: flexible.
+//	v10: topic ids (KIP-516).   v11: cluster authorized ops removed.
+//	v12: topics may be requested by id only.   v13: top-level error code.
+//
+// Kafka 4.0 keeps all versions (KIP-896 removed none for Metadata).
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/controller"
+	"github.com/gregor-streaming/gregor/internal/metadata"
+)
+
+func init() {
+	register(handler{key: 3, min: 0, max: 13, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+		return s.handleMetadata(c, r.(*kmsg.MetadataRequest)), nil
+	}})
+}
+
+// authorizedOpsUnset is Kafka's Integer.MIN_VALUE "not requested" value.
+const authorizedOpsUnset = -2147483648
+
+// topicAuthorizedOps is every topic operation (READ, WRITE, CREATE,
+// DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS) while there
+// is no authorizer.
+const topicAuthorizedOps = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+
+func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	host, port := s.advertised(c.listener.Name)
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID, b.Host, b.Port, b.Rack = s.cfg.NodeID, host, port, s.cfg.Rack
+	resp.Brokers = append(resp.Brokers, b)
+	clusterID := s.cfg.ClusterID
+	resp.ClusterID = &clusterID
+	resp.ControllerID = s.cfg.NodeID
+	if req.Version >= 8 && req.Version <= 10 {
+		resp.AuthorizedOperations = authorizedOpsUnset
+		if req.IncludeClusterAuthorizedOperations {
+			resp.AuthorizedOperations = 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12 // ALTER…IDEMPOTENT_WRITE etc.
+		}
+	}
+
+	im := s.image()
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if all {
+		for _, name := range im.TopicNames() {
+			t, _ := im.Topic(name)
+			resp.Topics = append(resp.Topics, s.metadataTopic(req, t))
+		}
+		return resp
+	}
+	autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	var create []controller.CreateTopic
+	var createIdx []int
+	for _, rt := range req.Topics {
+		var t *metadata.Topic
+		var ok bool
+		switch {
+		case rt.Topic != nil:
+			t, ok = im.Topic(*rt.Topic)
+		case rt.TopicID != [16]byte{}:
+			t, ok = im.TopicByID(metadata.TopicID(rt.TopicID))
+			if !ok {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				mt.AuthorizedOperations = authorizedOpsUnset
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		default:
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.ErrorCode = kerr.InvalidRequest.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		if ok {
+			resp.Topics = append(resp.Topics, s.metadataTopic(req, t))
+			continue
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic = rt.Topic
+		mt.AuthorizedOperations = authorizedOpsUnset
+		if err := controller.ValidateTopicName(*rt.Topic); err != nil {
+			mt.ErrorCode = kerr.InvalidTopicException.Code
+		} else if autoCreate {
+			np, rf := s.deps.Configs.TopicDefaults()
+			create = append(create, controller.CreateTopic{Name: *rt.Topic, NumPartitions: np, ReplicationFactor: rf})
+			createIdx = append(createIdx, len(resp.Topics))
+			mt.ErrorCode = kerr.LeaderNotAvailable.Code
+		} else {
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		}
+		resp.Topics = append(resp.Topics, mt)
+	}
+	if len(create) > 0 {
+		// As in Kafka, a topic created here is answered with
+		// LEADER_NOT_AVAILABLE… unless it is ready at once, which on a
+		// single node it is: answer its full metadata.
+		results := s.deps.Controller.CreateTopics(create, false)
+		im = s.image()
+		for i, r := range results {
+			idx := createIdx[i]
+			if r.Err != nil {
+				if kerr.TopicAlreadyExists.Code == codeOf(r.Err) {
+					if t, ok := im.Topic(r.Name); ok {
+						resp.Topics[idx] = s.metadataTopic(req, t)
+					}
+					continue
+				}
+				resp.Topics[idx].ErrorCode = codeOf(r.Err)
+				continue
+			}
+			if t, ok := im.Topic(r.Name); ok {
+				resp.Topics[idx] = s.metadataTopic(req, t)
+			}
+		}
+	}
+	return resp
+}
+
+func (s *Server) metadataTopic(req *kmsg.MetadataRequest, t *metadata.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.IsInternal = isInternalTopic(t.Name)
+	mt.AuthorizedOperations = authorizedOpsUnset
+	if req.IncludeTopicAuthorizedOperations {
+		mt.AuthorizedOperations = topicAuthorizedOps
+	}
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(t.Partitions))
+	for i, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = int32(i)
+		mp.Leader = p.Leader
+		mp.LeaderEpoch = p.LeaderEpoch
+		mp.Replicas = p.Replicas
+		mp.ISR = p.ISR
+		mp.OfflineReplicas = []int32{}
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mt.Partitions[i] = mp
+	}
+	return mt
+}
+
+// isInternalTopic reports whether Kafka treats the topic as internal.
+func isInternalTopic(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state" || name == "__share_group_state"
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/protocol"
+)
+
+// conn is one client connection. serve runs the read-handle loop on the
+// connection's goroutine and owns a writer goroutine that writes
+// responses in order.
+type conn struct {
+	s        *Server
+	nc       net.Conn
+	listener boundListener
+	log      *slog.Logger
+	ctx      context.Context
+
+	// Set from the request being handled, for logs and quotas.
+	clientID        string
+	clientSoftware  string
+	clientSWVersion string
+}
+
+func newConn(s *Server, nc net.Conn, l boundListener) *conn {
+	return &conn{
+		s:        s,
+		nc:       nc,
+		listener: l,
+		ctx:      s.ctx,
+		log:      s.log.With("remote", nc.RemoteAddr().String(), "listener", l.Name),
+	}
+}
+
+// writeQueue bounds how many responses may wait for the writer; the reader
+// stops reading new requests while it is full.
+const writeQueue = 64
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	out := make(chan []byte, writeQueue)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(out)
+	}()
+	defer func() {
+		close(out)
+		<-writerDone
+	}()
+
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	var frame []byte
+	for {
+		var err error
+		frame, err = protocol.ReadFrame(r, frame[:0], c.s.cfg.MaxRequestBytes)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
+				c.log.Debug("closing connection", "err", err)
+				if errors.Is(err, protocol.ErrFrameTooLarge) || errors.Is(err, protocol.ErrBadFrame) {
+					c.log.Warn("closing connection after a bad frame", "err", err)
+				}
+			}
+			return
+		}
+		resp, err := c.handle(frame)
+		if err != nil {
+			c.log.Warn("closing connection after a bad request", "client_id", c.clientID, "err", err)
+			return
+		}
+		if resp == nil {
+			continue // acks=0 produce: no response
+		}
+		select {
+		case out <- resp:
+		case <-writerDone:
+			return
+		}
+	}
+}
+
+func (c *conn) writeLoop(out <-chan []byte) {
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	for b := range out {
+		if _, err := w.Write(b); err != nil {
+			c.nc.Close()
+			for range out {
+			}
+			return
+		}
+		if len(out) == 0 {
+			if err := w.Flush(); err != nil {
+				c.nc.Close()
+				for range out {
+				}
+				return
+			}
+		}
+	}
+}
+
+// handle decodes and runs one request, returning the framed response (nil
+// for none) or an error that closes the connection.
+func (c *conn) handle(frame []byte) ([]byte, error) {
+	hdr, err := protocol.PeekHeader(frame)
+	if err != nil {
+		return nil, err
+	}
+	h := lookupHandler(hdr.APIKey)
+	if h == nil {
+		return nil, errorf("unknown api key %d", hdr.APIKey)
+	}
+	if hdr.APIVersion < h.min || hdr.APIVersion > h.max {
+		if hdr.APIKey == apiVersionsKey {
+			// KIP-511: answer in v0 with UNSUPPORTED_VERSION and our
+			// versions, so the client can pick one.
+			return c.s.unsupportedAPIVersions(hdr.CorrelationID), nil
+		}
+		return nil, errorf("unsupported version %d of api key %d", hdr.APIVersion, hdr.APIKey)
+	}
+	req := kmsg.RequestForKey(hdr.APIKey)
+	req.SetVersion(hdr.APIVersion)
+	full, body, err := protocol.ParseHeader(frame, req.IsFlexible())
+	if err != nil {
+		return nil, err
+	}
+	if err := req.ReadFrom(body); err != nil {
+		return nil, errorf("decode %s v%d: %v", kmsg.NameForKey(hdr.APIKey), hdr.APIVersion, err)
+	}
+	if full.ClientID != nil {
+		c.clientID = *full.ClientID
+	} else {
+		c.clientID = ""
+	}
+	resp, err := h.fn(c.s, c, req)
+	if err != nil || resp == nil {
+		return nil, err
+	}
+	resp.SetVersion(hdr.APIVersion)
+	// ApiVersions responses always use header v0 (KIP-511).
+	flexible := req.IsFlexible() && hdr.APIKey != apiVersionsKey
+	b := protocol.AppendResponseHeader(make([]byte, 0, 256), hdr.CorrelationID, flexible)
+	b = resp.AppendTo(b)
+	protocol.FinishFrame(b, 0)
+	return b, nil
+}
+
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string { return "server: " + e.msg }
+
+func errorf(format string, args ...any) error {
+	return &requestError{msg: sprintf(format, args...)}
+}

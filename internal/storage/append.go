@@ -1,0 +1,379 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/gregor-streaming/gregor/internal/record"
+)
+
+// AppendInfo describes an append.
+type AppendInfo struct {
+	FirstOffset    int64 // offset of the first record appended
+	LastOffset     int64 // offset of the last record appended
+	MaxTimestamp   int64 // largest batch max timestamp (the log append time for LogAppendTime)
+	LogAppendTime  int64 // the broker's timestamp if it stamped the batches, else -1
+	LogStartOffset int64 // the log start offset after the append
+}
+
+// batchMeta is what an append needs to know of each batch.
+type batchMeta struct {
+	size       int
+	base       int64 // as given (follower) or assigned (leader)
+	lastDelta  int32
+	maxTs      int64
+	epoch      int32
+	recordless bool
+}
+
+// parseBatches checks the framing of a concatenation of whole batches and
+// returns their metadata, appended to metas.
+func parseBatches(b []byte, metas []batchMeta) ([]batchMeta, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: no batches", ErrInvalidAppend)
+	}
+	err := record.Batches(b, func(h record.Header, batch []byte) error {
+		if h.LastOffsetDelta < 0 {
+			return fmt.Errorf("%w: last offset delta %d", ErrInvalidAppend, h.LastOffsetDelta)
+		}
+		metas = append(metas, batchMeta{size: len(batch), base: h.BaseOffset, lastDelta: h.LastOffsetDelta, maxTs: h.MaxTimestamp, epoch: h.PartitionLeaderEpoch})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidAppend, err)
+	}
+	return metas, nil
+}
+
+// Append appends batches as the partition leader: one or more whole,
+// validated RecordBatch v2 batches. It assigns offsets from LogEndOffset by
+// rewriting each batch's base offset, stamps leaderEpoch as the partition
+// leader epoch and, if logAppendTime >= 0, makes the batches LogAppendTime
+// batches with that timestamp (record.SetLogAppendTime, which recomputes
+// the CRC). These header edits are made in place in batches; Append keeps
+// no reference to it after returning. A non-negative leaderEpoch not yet in
+// the leader epoch cache is recorded there, starting at the first offset.
+//
+// The bytes are written with one write call. Append rolls a new segment
+// first when needed (see the package doc) and fsyncs when flush.messages
+// unflushed offsets have accumulated. A write failure takes the log dir
+// offline: this and every later Append returns an error wrapping
+// ErrLogDirOffline.
+func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (AppendInfo, error) {
+	var arr [4]batchMeta
+	metas, err := parseBatches(batches, arr[:0])
+	if err != nil {
+		return AppendInfo{}, err
+	}
+	// Edits that do not depend on the offsets are made before locking;
+	// SetLogAppendTime recomputes a CRC.
+	pos := 0
+	maxTs := int64(-1)
+	for i := range metas {
+		b := batches[pos : pos+metas[i].size]
+		record.SetPartitionLeaderEpoch(b, leaderEpoch)
+		metas[i].epoch = leaderEpoch
+		if logAppendTime >= 0 {
+			record.SetLogAppendTime(b, logAppendTime)
+			metas[i].maxTs = logAppendTime
+		}
+		maxTs = max(maxTs, metas[i].maxTs)
+		pos += metas[i].size
+	}
+	nowMs := l.nowMs()
+
+	l.mu.Lock()
+	if err := l.writableLocked(); err != nil {
+		l.mu.Unlock()
+		return AppendInfo{}, err
+	}
+	if int64(len(batches)) > l.mu.cfg.SegmentBytes {
+		l.mu.Unlock()
+		return AppendInfo{}, fmt.Errorf("%w: %d bytes, segment.bytes is %d", ErrBatchTooLarge, len(batches), l.mu.cfg.SegmentBytes)
+	}
+	first := l.logEndOffsetLocked()
+	next := first
+	pos = 0
+	for i := range metas {
+		record.SetBaseOffset(batches[pos:], next)
+		metas[i].base = next
+		next += int64(metas[i].lastDelta) + 1
+		pos += metas[i].size
+	}
+	rolled, err := l.maybeRollLocked(metas, int64(len(batches)), nowMs)
+	if err == nil && leaderEpoch >= 0 {
+		err = l.assignEpochLocked(leaderEpoch, first)
+	}
+	if err == nil {
+		err = l.writeLocked(batches, metas, nowMs)
+	}
+	if err != nil {
+		l.mu.Unlock()
+		return AppendInfo{}, err
+	}
+	info := AppendInfo{FirstOffset: first, LastOffset: next - 1, MaxTimestamp: maxTs, LogAppendTime: -1, LogStartOffset: l.mu.logStartOffset}
+	if logAppendTime >= 0 {
+		info.LogAppendTime = logAppendTime
+	}
+	flush := next-l.mu.recoveryPoint >= l.mu.cfg.FlushMessages
+	bgFlush := rolled && !flush
+	if bgFlush {
+		l.bg.Add(1) // under mu, so never concurrent with Close's Wait
+	}
+	l.mu.Unlock()
+	return info, l.afterAppend(bgFlush, flush)
+}
+
+// AppendAsFollower appends batches replicated from the leader, keeping
+// their offsets and leader epochs. The first batch must start at or after
+// LogEndOffset and offsets must increase; a gap (as compaction leaves)
+// starts a new segment, so that offsets within a segment run on without
+// gaps. Each batch's epoch is recorded in the leader epoch cache if new.
+// Like Append it does not keep batches and writes each gap-free run with
+// one write call.
+func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
+	var arr [8]batchMeta
+	metas, err := parseBatches(batches, arr[:0])
+	if err != nil {
+		return AppendInfo{}, err
+	}
+	maxTs := int64(-1)
+	for i, m := range metas {
+		if i > 0 && m.base < metas[i-1].base+int64(metas[i-1].lastDelta)+1 {
+			return AppendInfo{}, fmt.Errorf("%w: batch at offset %d follows one ending at %d", ErrUnexpectedAppendOffset, m.base, metas[i-1].base+int64(metas[i-1].lastDelta))
+		}
+		maxTs = max(maxTs, m.maxTs)
+	}
+	nowMs := l.nowMs()
+
+	l.mu.Lock()
+	if err := l.writableLocked(); err != nil {
+		l.mu.Unlock()
+		return AppendInfo{}, err
+	}
+	if int64(len(batches)) > l.mu.cfg.SegmentBytes {
+		l.mu.Unlock()
+		return AppendInfo{}, fmt.Errorf("%w: %d bytes, segment.bytes is %d", ErrBatchTooLarge, len(batches), l.mu.cfg.SegmentBytes)
+	}
+	leo := l.logEndOffsetLocked()
+	if metas[0].base < leo {
+		l.mu.Unlock()
+		return AppendInfo{}, fmt.Errorf("%w: first offset %d is below the log end offset %d", ErrUnexpectedAppendOffset, metas[0].base, leo)
+	}
+	var rolled bool
+	pos := 0
+	for start := 0; start < len(metas); {
+		// A run of batches without offset gaps.
+		end, size := start+1, metas[start].size
+		for end < len(metas) && metas[end].base == metas[end-1].base+int64(metas[end-1].lastDelta)+1 {
+			size += metas[end].size
+			end++
+		}
+		run := metas[start:end]
+		r, err := l.maybeRollLocked(run, int64(size), nowMs)
+		rolled = rolled || r
+		for i := 0; err == nil && i < len(run); i++ {
+			if run[i].epoch >= 0 {
+				err = l.assignEpochLocked(run[i].epoch, run[i].base)
+			}
+		}
+		if err == nil {
+			err = l.writeLocked(batches[pos:pos+size], run, nowMs)
+		}
+		if err != nil {
+			l.mu.Unlock()
+			return AppendInfo{}, err
+		}
+		pos += size
+		start = end
+	}
+	last := metas[len(metas)-1]
+	next := last.base + int64(last.lastDelta) + 1
+	info := AppendInfo{FirstOffset: metas[0].base, LastOffset: next - 1, MaxTimestamp: maxTs, LogAppendTime: -1, LogStartOffset: l.mu.logStartOffset}
+	flush := next-l.mu.recoveryPoint >= l.mu.cfg.FlushMessages
+	bgFlush := rolled && !flush
+	if bgFlush {
+		l.bg.Add(1) // under mu, so never concurrent with Close's Wait
+	}
+	l.mu.Unlock()
+	return info, l.afterAppend(bgFlush, flush)
+}
+
+// afterAppend runs the fsyncs an append asked for, without the lock: after
+// a roll the older segments are flushed in the background (Kafka's
+// "flush-log" task; bg was already incremented); when flush.messages is
+// reached the caller waits.
+func (l *Log) afterAppend(bgFlush, flush bool) error {
+	if bgFlush {
+		go func() {
+			defer l.bg.Done()
+			if err := l.flushRolled(); err != nil && !errors.Is(err, ErrClosed) {
+				l.logger.Error("storage: flush after roll", "err", err)
+			}
+		}()
+	}
+	if flush {
+		return l.Flush()
+	}
+	return nil
+}
+
+// maybeRollLocked starts a new active segment at metas[0].base when
+// Kafka's LogSegment.shouldRoll says so: the append would push the segment
+// past segment.bytes, the segment's first append is older than segment.ms,
+// an index would exceed segment.index.bytes, or a relative offset would
+// overflow int32. It also rolls at an offset gap. An empty active segment
+// at the wrong base offset is replaced rather than rolled.
+func (l *Log) maybeRollLocked(metas []batchMeta, size, nowMs int64) (bool, error) {
+	cfg := l.mu.cfg
+	s := l.activeLocked()
+	first := metas[0].base
+	last := metas[len(metas)-1].base + int64(metas[len(metas)-1].lastDelta)
+	if s.size == 0 {
+		if s.base == first {
+			return false, nil
+		}
+		return false, l.rollLocked(first, nowMs)
+	}
+	roll := s.size+size > cfg.SegmentBytes ||
+		nowMs-s.rollAtMs > cfg.SegmentMs ||
+		first != s.nextOffset ||
+		last-s.base > math.MaxInt32
+	if !roll {
+		// Count the index entries this append would add.
+		added, since := 0, s.bytesSinceIndex
+		for _, m := range metas {
+			if since > int64(cfg.IndexIntervalBytes) {
+				added++
+				since = 0
+			}
+			since += int64(m.size)
+		}
+		roll = added > 0 && (s.index.len()+added > cfg.maxOffsetIndexEntries() || s.timeIndex.len()+added > cfg.maxTimeIndexEntries())
+	}
+	if !roll {
+		return false, nil
+	}
+	return true, l.rollLocked(first, nowMs)
+}
+
+// rollLocked makes a new empty active segment at base. The old active
+// segment gets its final time index entry and its index files written;
+// an empty one is removed instead.
+func (l *Log) rollLocked(base, nowMs int64) error {
+	old := l.activeLocked()
+	if old.size == 0 {
+		l.mu.segments = l.mu.segments[:len(l.mu.segments)-1]
+		if err := l.removeSegmentLocked(old, nowMs, 0); err != nil {
+			l.mu.segments = append(l.mu.segments, old)
+			return l.failLocked("roll", err)
+		}
+	} else {
+		old.appendFinalTimeIndexEntry()
+		if err := old.persistIndexes(); err != nil {
+			return l.failLocked("roll", err)
+		}
+	}
+	s, err := createSegment(l.dir, base)
+	if err != nil {
+		return l.failLocked("roll", err)
+	}
+	l.mu.segments = append(l.mu.segments, s)
+	l.mu.dirDirty = true
+	l.logger.Debug("storage: rolled segment", "base_offset", base)
+	return nil
+}
+
+// writeLocked writes one gap-free run of batches to the active segment
+// with a single write and does the index bookkeeping, per batch as in
+// Kafka's LogSegment.append (entries keyed by batch base offset).
+func (l *Log) writeLocked(b []byte, metas []batchMeta, nowMs int64) error {
+	s := l.activeLocked()
+	if _, err := s.file.WriteAt(b, s.size); err != nil {
+		return l.failLocked("append", err)
+	}
+	if s.size == 0 {
+		s.rollAtMs = nowMs
+	}
+	interval := int64(l.mu.cfg.IndexIntervalBytes)
+	pos := s.size
+	for _, m := range metas {
+		if m.maxTs > s.maxTimestamp {
+			s.maxTimestamp, s.offsetOfMaxTimestamp = m.maxTs, m.base
+		}
+		if s.bytesSinceIndex > interval {
+			s.index.append(s.rel(m.base), int32(pos))
+			s.timeIndex.maybeAppend(s.maxTimestamp, s.rel(s.offsetOfMaxTimestamp))
+			s.bytesSinceIndex = 0
+		}
+		s.bytesSinceIndex += int64(m.size)
+		pos += int64(m.size)
+	}
+	s.size = pos
+	last := metas[len(metas)-1]
+	s.nextOffset = last.base + int64(last.lastDelta) + 1
+	return nil
+}
+
+// AssignEpoch records that leader epoch epoch starts at startOffset in the
+// leader epoch cache (Kafka's LeaderEpochFileCache.assign) and persists
+// the cache.
+func (l *Log) AssignEpoch(epoch int32, startOffset int64) error {
+	if epoch < 0 || startOffset < 0 {
+		return fmt.Errorf("storage: invalid leader epoch entry (%d, %d)", epoch, startOffset)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return err
+	}
+	return l.assignEpochLocked(epoch, startOffset)
+}
+
+func (l *Log) assignEpochLocked(epoch int32, startOffset int64) error {
+	if !l.mu.epochs.assign(epoch, startOffset) {
+		return nil
+	}
+	return l.persistEpochsLocked()
+}
+
+func (l *Log) persistEpochsLocked() error {
+	if err := writeEpochCheckpoint(filepath.Join(l.dir, LeaderEpochCheckpointFile), l.mu.epochs.entries); err != nil {
+		return l.failLocked("write leader epoch checkpoint", err)
+	}
+	return nil
+}
+
+// LatestEpoch returns the latest leader epoch in the cache.
+func (l *Log) LatestEpoch() (int32, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	e, ok := l.mu.epochs.latest()
+	return e.Epoch, ok
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101, KIP-279): the
+// largest known epoch <= epoch and the offset where the next epoch starts,
+// or the log end offset if epoch is the latest; (-1, -1) if unknown.
+func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.epochs.endOffsetFor(epoch, l.logEndOffsetLocked())
+}
+
+// EpochForOffset returns the leader epoch of the leader that wrote offset,
+// per the cache (for ListOffsets' leader epochs).
+func (l *Log) EpochForOffset(offset int64) (int32, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.epochs.epochForOffset(offset)
+}
+
+// Epochs returns a copy of the leader epoch cache.
+func (l *Log) Epochs() []EpochEntry {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.epochs.clone()
+}

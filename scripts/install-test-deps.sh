@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the third-party clients the tests drive: kcat (librdkafka),
+# python3-confluent-kafka and python3-kafka from Debian, kafkajs from npm.
+# Needs root (CI runs as root). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v kcat >/dev/null || need+=(kcat)
+/usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need+=(python3-confluent-kafka)
+/usr/bin/python3 -c 'import kafka' 2>/dev/null || need+=(python3-kafka)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -d tests/compat/kafkajs/node_modules/kafkajs ] && [ -f tests/compat/kafkajs/package.json ]; then
+  (cd tests/compat/kafkajs && npm install --no-audit --no-fund --silent)
+fi
