@@ -203,14 +203,12 @@ for b in $BROKERS; do
 	printf '%-8s %14.0f %10.2f %14.0f %10.2f %14s\n' "$b" "$(median 3 "$b")" "$(median 4 "$b")" \
 		"$(median 5 "$b")" "$(median 6 "$b")" "$(peak "$b")"
 done
-case " $BROKERS " in
-*" gregor "*" kfake "* | *" kfake "*" gregor "*)
+if [[ " $BROKERS " == *" gregor "* && " $BROKERS " == *" kfake "* ]]; then
 	printf '%-8s %14s %10s %14s %10s %14s\n' "gregor/kfake" \
 		"$(ratio "$(median 3 gregor)" "$(median 3 kfake)")" "$(ratio "$(median 4 gregor)" "$(median 4 kfake)")" \
 		"$(ratio "$(median 5 gregor)" "$(median 5 kfake)")" "$(ratio "$(median 6 gregor)" "$(median 6 kfake)")" \
 		"$(ratio "$(peak gregor)" "$(peak kfake)")"
-	;;
-esac
+fi
 echo
 echo "Per round (broker round produce_rec/s produce_MB/s consume_rec/s consume_MB/s peak_KiB):"
 cat "$WORK/results"

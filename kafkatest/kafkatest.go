@@ -97,7 +97,6 @@ func New(opts ...Opt) (*Cluster, error) {
 		"node.id":                          "1",
 		"process.roles":                    "broker,controller",
 		"listeners":                        "PLAINTEXT://127.0.0.1:0",
-		"controller.listener.names":        "CONTROLLER",
 		"log.dirs":                         o.dir,
 		"offsets.topic.replication.factor": "1",
 	}

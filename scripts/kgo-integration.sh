@@ -18,11 +18,13 @@ cp -r "$moddir" "$work/franz-go"
 chmod -R u+w "$work/franz-go"
 (cd "$work/franz-go/pkg/kgo" && go test -c -o "$work/kgo.test" . )
 
-"$work/gregor" server config/server.properties \
-  --override listeners=PLAINTEXT://127.0.0.1:0 \
-  --override advertised.listeners= \
-  --override controller.quorum.bootstrap.servers= \
-  --override log.dirs="$work/data" >"$work/broker.log" 2>&1 &
+cat >"$work/server.properties" <<PROPS
+node.id=1
+process.roles=broker,controller
+listeners=PLAINTEXT://127.0.0.1:0
+log.dirs=$work/data
+PROPS
+"$work/gregor" server "$work/server.properties" >"$work/broker.log" 2>&1 &
 pid=$!
 addr=""
 for _ in $(seq 1 100); do

@@ -90,6 +90,12 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		return 1
 	}
 	if err := c.Run(ctx, env, args[1:]); err != nil {
+		// Errors that Kafka's tools print in their own words and place.
+		var ke *kafkaError
+		if errors.As(err, &ke) {
+			ke.printTo(env)
+			return 1
+		}
 		var ue *UsageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(env.Stderr, "%s: %v\nRun '%s --help' for its options.\n", c.Name, err, c.Name)

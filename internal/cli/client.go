@@ -8,9 +8,12 @@ package cli
 // those property names onto kgo options so that a properties file written
 // for Kafka's tools works unchanged:
 //
-//	props, err := loadClientProps(*commandConfig, nil)  // file, then k=v overrides
-//	adm, err := newAdmin(*bootstrap, props)             // *kadm.Client; Close it
-//	cl, err := newClient(*bootstrap, props, roleProducer, kgo.DefaultProduceTopic(t))
+//	props, err := loadClientProps(*producerConfig, "--producer-property", *overrides) // file, then k=v
+//	warnUnknownProps(env.Stderr, props, roleProducer)
+//	cl, err := newClient(*bootstrap, props, roleProducer, kgo.DefaultProduceTopic(t)) // Close it
+//
+// Admin tools declare --bootstrap-server and --command-config with
+// addAdminFlags and get their client from adminFlags.connect.
 //
 // Properties that have no kgo equivalent are returned by clientOpts as
 // unknown; callers warn about them the way Kafka does
@@ -30,7 +33,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -102,16 +104,6 @@ func newClient(bootstrap string, props map[string]string, role clientRole, extra
 		return nil, fmt.Errorf("create client: %w", err)
 	}
 	return cl, nil
-}
-
-// newAdmin is newClient for admin tools, wrapped in kadm. Closing the
-// returned admin client closes the kgo client too.
-func newAdmin(bootstrap string, props map[string]string, extra ...kgo.Opt) (*kadm.Client, error) {
-	cl, err := newClient(bootstrap, props, roleAdmin, extra...)
-	if err != nil {
-		return nil, err
-	}
-	return kadm.NewClient(cl), nil
 }
 
 // warnUnknownProps writes Kafka's warning for each property of props that

@@ -94,7 +94,7 @@ func runConfigs(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet("kafka-configs", "This tool helps to manipulate and describe entity config for a topic, client, user, broker, ip, client-metrics or group")
 	c := &configsCommand{env: env, args: args, fs: fs}
 	conn := addAdminFlags(fs)
-	fs.String("bootstrap-controller", "String: controller to connect to", "The Kafka controllers to connect to.")
+	bootstrapController := fs.String("bootstrap-controller", "String: controller to connect to", "The Kafka controllers to connect to.")
 	fs.Bool("alter", "Alter the configuration for the entity.")
 	fs.Bool("describe", "List configs for the given entity.")
 	fs.Bool("all", "List all configs for the given entity, including static configs if available.")
@@ -155,7 +155,7 @@ func runConfigs(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.Changed("bootstrap-controller") && !fs.Changed("bootstrap-server") {
-		*conn.bootstrap = *fs.byName["bootstrap-controller"].stringValue
+		*conn.bootstrap = *bootstrapController
 	}
 	if fs.Changed("alter") && len(c.types) != len(c.names) {
 		return &kafkaError{Msg: "An entity name must be specified for every entity type"}

@@ -465,16 +465,36 @@ func unescapeProperty(s string) string {
 // kafkaError is a failure reported in the exact words a Kafka tool prints
 // (for example "Error while executing topic command : Topic 'x' already
 // exists."). Kafka prints some of these on stdout and the rest on stderr;
-// Stdout records which, so that a caller printing the message can follow
-// it. Err, if set, is the underlying error.
+// Stdout records which, and printTo follows it. Err, if set, is the
+// underlying error.
 type kafkaError struct {
 	Msg    string
 	Stdout bool
 	Err    error
 }
 
-func (e *kafkaError) Error() string { return e.Msg }
+func (e *kafkaError) Error() string {
+	if e.Msg == "" && e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Msg
+}
+
 func (e *kafkaError) Unwrap() error { return e.Err }
+
+// printTo writes the message where Kafka's tool writes it, without the
+// "<command>: " prefix Run adds to other errors; an empty Msg means the
+// command already printed everything (it only sets the exit code).
+func (e *kafkaError) printTo(env *Env) {
+	if e.Msg == "" {
+		return
+	}
+	w := env.Stderr
+	if e.Stdout {
+		w = env.Stdout
+	}
+	fmt.Fprintln(w, e.Msg)
+}
 
 // brokerError is a non-zero error code from a broker response, with the
 // message a Kafka client would give its exception: the broker's error

@@ -67,6 +67,20 @@ func mustRun(t *testing.T, args ...string) string {
 	return r.stdout
 }
 
+// sameStderr compares a command's stderr with the expected one, ignoring
+// the "<command>: " prefix with which Run introduces an error message, so
+// that the tests hold whether Run prints Kafka-worded errors (kafkaError)
+// with or without it.
+func sameStderr(got, want string) bool {
+	strip := func(s string) string {
+		if i := strings.Index(s, ": "); i > 0 && strings.HasPrefix(s, "kafka-") && !strings.Contains(s[:i], " ") {
+			return s[i+2:]
+		}
+		return s
+	}
+	return strip(got) == strip(want)
+}
+
 // hasLine reports whether out (stdout and stderr together) contains line
 // as a whole line, after an optional "<command>: " prefix that Run adds to
 // errors.

@@ -381,7 +381,8 @@ func storageInfo(env *Env, args []string) error {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
 		fmt.Fprintln(w)
-		return &kafkaError{Msg: fmt.Sprintf("found %d problem(s) with the log directories", len(problems))}
+		// Kafka exits 1 without another message.
+		return &kafkaError{Err: fmt.Errorf("found %d problem(s) with the log directories", len(problems))}
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func TestStorageFormatAndInfo(t *testing.T) {
 	}
 
 	r = runTool(t, "kafka-storage", "format", "--cluster-id", id, "--config", cfg)
-	if want := "kafka-storage: Log directory " + dir + "/data1 is already formatted. Use --ignore-formatted to ignore this directory and format the others.\n"; r.code != 1 || r.stderr != want {
+	if want := "kafka-storage: Log directory " + dir + "/data1 is already formatted. Use --ignore-formatted to ignore this directory and format the others.\n"; r.code != 1 || !sameStderr(r.stderr, want) {
 		t.Errorf("format again: %+v", r)
 	}
 	r = runTool(t, "kafka-storage", "format", "-t", id, "-c", cfg, "--ignore-formatted")
@@ -88,7 +88,7 @@ func TestStorageFormatAndInfo(t *testing.T) {
 		t.Errorf("format -g: %+v", r)
 	}
 	r = runTool(t, "kafka-storage", "format", "-t", "AAAAAAAAAAAAAAAAAAAAAQ", "-c", cfg, "-g")
-	if want := fmt.Sprintf("kafka-storage: Invalid cluster.id in: %s/data1/meta.properties. Expected AAAAAAAAAAAAAAAAAAAAAQ, but read %s\n", dir, id); r.code != 1 || r.stderr != want {
+	if want := fmt.Sprintf("kafka-storage: Invalid cluster.id in: %s/data1/meta.properties. Expected AAAAAAAAAAAAAAAAAAAAAQ, but read %s\n", dir, id); r.code != 1 || !sameStderr(r.stderr, want) {
 		t.Errorf("other cluster: %+v", r)
 	}
 
@@ -161,7 +161,7 @@ func TestStorageErrors(t *testing.T) {
 		{[]string{"random-uuid", "--bogus"}, "kafka-storage: --bogus is not a recognized option\nRun 'kafka-storage --help' for its options.\n"},
 	} {
 		r := runTool(t, append([]string{"kafka-storage"}, c.args...)...)
-		if r.code != 1 || r.stderr != c.want {
+		if r.code != 1 || !sameStderr(r.stderr, c.want) {
 			t.Errorf("%q: code %d stderr\n%s\nwant\n%s", c.args, r.code, r.stderr, c.want)
 		}
 	}

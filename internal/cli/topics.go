@@ -667,54 +667,50 @@ func (t *topicService) describeWithMetadata(ctx context.Context, names []string,
 
 func (t *topicService) describe(ctx context.Context) error {
 	o := t.o
-	var (
-		descs []topicDescription
-		id    [16]byte
-		useID bool
-	)
+	// A non-zero --topic-id wins over --topic, as in Kafka.
+	var id [16]byte
 	if o.fs.Changed("topic-id") {
 		var err error
 		if id, err = parseKafkaUUID(*o.topicID); err != nil {
 			return err
 		}
-		useID = id != [16]byte{}
 	}
-	if useID {
+	if id != [16]byte{} {
 		all, err := metadataTopics(ctx, t.cl, o.fs.Changed("exclude-internal"))
 		if err != nil {
 			return err
 		}
-		found := slices.ContainsFunc(all, func(lt listedTopic) bool { return lt.id == id })
-		if !found {
-			if !o.fs.Changed("if-exists") {
-				return &kafkaError{Msg: fmt.Sprintf("TopicId '%s' does not exist as expected", formatKafkaUUID(id))}
+		if !slices.ContainsFunc(all, func(lt listedTopic) bool { return lt.id == id }) {
+			if o.fs.Changed("if-exists") {
+				return nil
 			}
-			return nil
+			return &kafkaError{Msg: fmt.Sprintf("TopicId '%s' does not exist as expected", formatKafkaUUID(id))}
 		}
-		if descs, err = t.describeWithMetadata(ctx, nil, [][16]byte{id}); err != nil {
-			return err
-		}
-	} else {
-		topics, err := t.getTopics(ctx)
+		// Kafka's admin client describes topic IDs with Metadata.
+		descs, err := t.describeWithMetadata(ctx, nil, [][16]byte{id})
 		if err != nil {
 			return err
-		}
-		if err := t.ensureTopicExists(topics); err != nil {
-			return err
-		}
-		if len(topics) == 0 {
-			return nil
-		}
-		descs, ok, err := t.describeTopicPartitions(ctx, topics)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if descs, err = t.describeWithMetadata(ctx, topics, nil); err != nil {
-				return err
-			}
 		}
 		return t.printDescriptions(ctx, descs)
+	}
+	topics, err := t.getTopics(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.ensureTopicExists(topics); err != nil {
+		return err
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	descs, ok, err := t.describeTopicPartitions(ctx, topics)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if descs, err = t.describeWithMetadata(ctx, topics, nil); err != nil {
+			return err
+		}
 	}
 	return t.printDescriptions(ctx, descs)
 }

@@ -104,13 +104,6 @@ func (c *Controller) AlterConfigs(res metadata.ConfigResource, changes []ConfigC
 				return apierror.New(kerr.InvalidConfig, "%v", err)
 			}
 		}
-		for k := range cur {
-			if _, ok := next[k]; !ok {
-				if err := c.cfg.ValidateBrokerConfig(k, ""); err != nil {
-					return apierror.New(kerr.InvalidConfig, "%v", err)
-				}
-			}
-		}
 	}
 	if validateOnly {
 		return nil

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"path/filepath"
 	"sync/atomic"
@@ -106,9 +107,9 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 	n.logs, err = storage.OpenManager(cfg.LogDirs, storage.ManagerOptions{
 		Logger:                 opts.Logger.With("component", "storage"),
 		Now:                    opts.Now,
-		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
-		FlushCheckInterval:     time.Duration(cfg.LogFlushSchedulerIntervalMs) * time.Millisecond,
-		CheckpointInterval:     time.Duration(cfg.LogFlushOffsetCheckpointIntervalMs) * time.Millisecond,
+		RetentionCheckInterval: millis(cfg.LogRetentionCheckIntervalMs),
+		FlushCheckInterval:     millis(cfg.LogFlushSchedulerIntervalMs),
+		CheckpointInterval:     millis(int64(cfg.LogFlushOffsetCheckpointIntervalMs)),
 	}, func(topic string) storage.Config {
 		return adapter.topicConfig(n.controller.Image(), topic).Log
 	})
@@ -159,6 +160,16 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		Configs:    adapter,
 	})
 	return n, nil
+}
+
+// millis converts a Kafka millisecond setting to a Duration; values too
+// large to represent (Kafka's Long.MAX_VALUE "never") become 0, which the
+// storage manager reads as "never".
+func millis(ms int64) time.Duration {
+	if ms <= 0 || ms > int64(math.MaxInt64/time.Millisecond) {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func rack(r string) *string {

@@ -54,7 +54,11 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 	var sess *fetchSession
 	full := true
 	switch {
-	case req.SessionID == 0 && req.SessionEpoch == sessionInitialEpoch && req.Version >= 7:
+	case req.SessionEpoch == sessionInitialEpoch && req.Version >= 7:
+		// A new full session; one named in the request is closed first.
+		if req.SessionID != 0 {
+			s.sessions.remove(req.SessionID)
+		}
 		sess = s.sessions.create() // nil when full: answer without a session
 	case req.SessionID == 0:
 		if req.SessionEpoch != sessionFinalEpoch && req.Version >= 7 {

@@ -23,6 +23,7 @@ import (
 //	session_id  epoch   meaning
 //	0           -1      full fetch, no session
 //	0            0      full fetch, open a session
+//	X            0      close X, full fetch, open a new session
 //	X           -1      close X, full fetch without session
 //	X           N>0     incremental fetch in X, N must be X's next epoch
 

@@ -264,13 +264,7 @@ func (l *Log) maybeRollLocked(metas []batchMeta, size, nowMs int64) (bool, error
 // an empty one is removed instead.
 func (l *Log) rollLocked(base, nowMs int64) error {
 	old := l.activeLocked()
-	if old.size == 0 {
-		l.mu.segments = l.mu.segments[:len(l.mu.segments)-1]
-		if err := l.removeSegmentLocked(old, nowMs, 0); err != nil {
-			l.mu.segments = append(l.mu.segments, old)
-			return l.failLocked("roll", err)
-		}
-	} else {
+	if old.size > 0 {
 		old.appendFinalTimeIndexEntry()
 		if err := old.persistIndexes(); err != nil {
 			return l.failLocked("roll", err)
@@ -280,8 +274,15 @@ func (l *Log) rollLocked(base, nowMs int64) error {
 	if err != nil {
 		return l.failLocked("roll", err)
 	}
-	l.mu.segments = append(l.mu.segments, s)
 	l.mu.dirDirty = true
+	if old.size > 0 {
+		l.mu.segments = append(l.mu.segments, s)
+	} else {
+		l.mu.segments[len(l.mu.segments)-1] = s
+		if err := l.removeSegmentLocked(old, nowMs, 0); err != nil {
+			return l.failLocked("roll", err)
+		}
+	}
 	l.logger.Debug("storage: rolled segment", "base_offset", base)
 	return nil
 }

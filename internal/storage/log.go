@@ -280,7 +280,7 @@ func (l *Log) load(opts Options) error {
 	}
 	for i := 0; i < recoverFrom; i++ {
 		s := segs[i]
-		err := s.loadTrusted(i == len(segs)-1, nowMs)
+		err := s.loadTrusted(i == len(segs)-1)
 		if err == nil {
 			continue
 		}
@@ -371,6 +371,7 @@ func (l *Log) load(opts Options) error {
 			return err
 		}
 	}
+	segs[len(segs)-1].initRollTime(nowMs)
 	l.mu.highWatermark = min(max(opts.HighWatermark, lso), leo)
 	rp := min(opts.RecoveryPoint, leo)
 	if opts.CleanShutdown {

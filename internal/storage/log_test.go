@@ -961,3 +961,33 @@ func TestConcurrentAppendRead(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestUncleanReopenKeepsActiveSegment(t *testing.T) {
+	clock := newFakeClock()
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentMs = 60000
+	l := openLog(t, dir, cfg, Options{Now: clock.Now})
+	mustAppend(t, l, simpleBatch(1, clock.Ms(), 1), 0)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, clean := range []bool{false, true} {
+		l = openLog(t, dir, cfg, Options{Now: clock.Now, CleanShutdown: clean})
+		mustAppend(t, l, simpleBatch(1, clock.Ms(), 1), 0)
+		if n := l.NumSegments(); n != 1 {
+			t.Fatalf("clean=%v: %d segments after reopen and append", clean, n)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The roll clock survives a reopen: it is the first batch's timestamp.
+	clock.Advance(61 * time.Second)
+	l = openLog(t, dir, cfg, Options{Now: clock.Now})
+	defer l.Close()
+	mustAppend(t, l, simpleBatch(1, clock.Ms(), 1), 0)
+	if n := l.NumSegments(); n != 2 {
+		t.Fatalf("%d segments after segment.ms", n)
+	}
+}

@@ -40,35 +40,32 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 }
 
 func (l *Log) readOnce(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (ReadInfo, error) {
-	l.mu.RLock()
-	if err := l.writableLocked(); err != nil {
-		l.mu.RUnlock()
-		return ReadInfo{}, err
-	}
-	info := ReadInfo{LogStartOffset: l.mu.logStartOffset, LogEndOffset: l.logEndOffsetLocked(), HighWatermark: l.mu.highWatermark}
-	l.mu.RUnlock()
-	if offset < info.LogStartOffset || offset > info.LogEndOffset {
-		return info, fmt.Errorf("%w: offset %d, log has [%d, %d]", ErrOffsetOutOfRange, offset, info.LogStartOffset, info.LogEndOffset)
-	}
-	if offset == info.LogEndOffset || maxOffset <= offset || (maxBytes <= 0 && !minOneBatch) {
-		return info, nil
-	}
-	after := int64(-1) // look only at segments with a base above this
+	var info ReadInfo
+	after := int64(-1) // after the first round, look only at segments with a base above this
 	for {
 		l.mu.RLock()
-		if l.mu.closed {
+		if err := l.writableLocked(); err != nil {
 			l.mu.RUnlock()
-			return info, ErrClosed
+			return info, err
 		}
-		i := l.segmentIndexLocked(offset)
-		if after >= 0 {
-			for i < len(l.mu.segments) && l.mu.segments[i].base <= after {
-				i++
+		if after < 0 {
+			info = ReadInfo{LogStartOffset: l.mu.logStartOffset, LogEndOffset: l.logEndOffsetLocked(), HighWatermark: l.mu.highWatermark}
+			if offset < info.LogStartOffset || offset > info.LogEndOffset {
+				l.mu.RUnlock()
+				return info, fmt.Errorf("%w: offset %d, log has [%d, %d]", ErrOffsetOutOfRange, offset, info.LogStartOffset, info.LogEndOffset)
 			}
-			if i == len(l.mu.segments) {
+			if offset == info.LogEndOffset || maxOffset <= offset || (maxBytes <= 0 && !minOneBatch) {
 				l.mu.RUnlock()
 				return info, nil
 			}
+		}
+		i := l.segmentIndexLocked(offset)
+		for after >= 0 && i < len(l.mu.segments) && l.mu.segments[i].base <= after {
+			i++
+		}
+		if i == len(l.mu.segments) {
+			l.mu.RUnlock()
+			return info, nil
 		}
 		if err := l.ensureLoadedLocked(i); err != nil {
 			l.mu.RUnlock()

@@ -261,7 +261,7 @@ func (s *segment) rewriteIndexFiles() error {
 // also loads both indexes and scans the batches after the last index entry
 // to learn the log end offset, as Kafka's readNextOffset does. Anything
 // inconsistent returns errNeedsRecovery.
-func (s *segment) loadTrusted(last bool, nowMs int64) error {
+func (s *segment) loadTrusted(last bool) error {
 	isize, err := indexFileSize(s.path(indexSuffix), offsetIndexEntrySize)
 	if err != nil {
 		return err
@@ -300,14 +300,22 @@ func (s *segment) loadTrusted(last bool, nowMs int64) error {
 	}
 	s.nextOffset, s.maxTimestamp, s.offsetOfMaxTimestamp = next, maxTs, offMax
 	s.bytesSinceIndex = s.size - from
-	if s.size > 0 {
-		s.rollAtMs = nowMs
-		if first, err := s.firstBatchTimestamp(); err == nil && first >= 0 && first <= nowMs {
-			s.rollAtMs = first
-		}
-	}
 	s.loaded.Store(true)
 	return nil
+}
+
+// initRollTime sets the roll clock of a segment loaded from disk, whose
+// first append time is unknown: the first batch's max timestamp if it is
+// not in the future, else now (Kafka too rolls by the first batch's
+// timestamp).
+func (s *segment) initRollTime(nowMs int64) {
+	if s.size == 0 || s.rollAtMs >= 0 {
+		return
+	}
+	s.rollAtMs = nowMs
+	if first, err := s.firstBatchTimestamp(); err == nil && first >= 0 && first <= nowMs {
+		s.rollAtMs = first
+	}
 }
 
 // scanTail reads the batch headers from file position from to the end,
