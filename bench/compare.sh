@@ -6,7 +6,8 @@
 # Settings (environment):
 #   ROUNDS=3  RECORDS=2000000  RECORD_SIZE=100  PARTITIONS=6
 #   ACKS=all  LINGER_MS=5  KFAKE_PERSIST=1 (kfake writes segments to disk)
-#   BROKERS="gregor kfake" (which to run)  KEEP_LOGS=0 (keep the temp dir)
+#   BROKERS="gregor kfake" (which to run)  KEEP_LOGS=0 (keep the temp dir;
+#   it is always kept when a round fails)
 #   PRODUCER_PROPS="" (extra k=v for perf-produce)  GO=go
 #   GREGOR_BIN=path (use this gregor binary instead of building one)
 set -euo pipefail
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
 	--record-size) RECORD_SIZE=$2; shift 2 ;;
 	--partitions) PARTITIONS=$2; shift 2 ;;
 	--brokers) BROKERS=$2; shift 2 ;;
-	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -42,8 +43,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/gregor-bench.XXXXXX")
 BROKER_PID=""
 
 cleanup() {
+	local rc=$?
 	stop_broker || true
-	if [ "$KEEP_LOGS" = 1 ]; then
+	if [ "$KEEP_LOGS" = 1 ] || [ "$rc" != 0 ]; then
 		echo "logs kept in $WORK" >&2
 	else
 		rm -rf "$WORK"

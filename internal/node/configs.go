@@ -79,6 +79,7 @@ func (a *configAdapter) topicConfig(im *metadata.Image, topic string) replica.To
 		TimestampAfterMaxMs:  tc.MessageTimestampAfterMaxMs,
 		Compacted:            tc.Compact(),
 		MinInsyncReplicas:    tc.MinInsyncReplicas,
+		CompressionType:      tc.CompressionType,
 	}
 }
 

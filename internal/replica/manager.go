@@ -24,6 +24,9 @@ type TopicConfig struct {
 	TimestampAfterMaxMs  int64
 	Compacted            bool // cleanup.policy contains compact
 	MinInsyncReplicas    int32
+	// CompressionType is compression.type: "producer" keeps the batch's
+	// codec, a codec name recompresses to it.
+	CompressionType string
 }
 
 // Config configures a Manager.

@@ -142,28 +142,39 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 	if acks == -1 && int32(len(st.isr)) < tc.MinInsyncReplicas {
 		return AppendResult{}, apierror.New(kerr.NotEnoughReplicas, "The size of the current ISR %d is insufficient to satisfy the min.isr requirement of %d for partition %s-%d", len(st.isr), tc.MinInsyncReplicas, p.Topic, p.Index)
 	}
-	if int64(len(batch)) > int64(tc.MaxMessageBytes)+record.LogOverhead {
+	if int64(len(batch)) > int64(tc.MaxMessageBytes) {
 		return AppendResult{}, apierror.New(kerr.MessageTooLarge, "The batch size of %d bytes exceeds the maximum configured value of %d.", len(batch), tc.MaxMessageBytes)
 	}
 	if int64(len(batch)) > tc.Log.SegmentBytes {
 		return AppendResult{}, apierror.New(kerr.RecordListTooLarge, "The batch size of %d bytes exceeds segment.bytes %d.", len(batch), tc.Log.SegmentBytes)
 	}
 	now := p.now()
-	if _, err := record.Validate(batch, record.ValidateOptions{
+	info, err := record.Validate(batch, record.ValidateOptions{
 		Now:                  now,
 		LogAppendTime:        tc.LogAppendTime,
 		TimestampBeforeMaxMs: tc.TimestampBeforeMaxMs,
 		TimestampAfterMaxMs:  tc.TimestampAfterMaxMs,
 		Compacted:            tc.Compacted,
-	}); err != nil {
+	})
+	if err != nil {
 		return AppendResult{}, validationError(err)
+	}
+	// A topic compression.type other than "producer" recompresses (Kafka's
+	// LogValidator does the same).
+	if target, ok := record.CodecByName(tc.CompressionType); ok && target != info.Header.Codec() && !info.Control {
+		if batch, err = record.Recompress(batch, target); err != nil {
+			return AppendResult{}, validationError(err)
+		}
+		if int64(len(batch)) > int64(tc.MaxMessageBytes) {
+			return AppendResult{}, apierror.New(kerr.MessageTooLarge, "The batch size of %d bytes after recompression exceeds the maximum configured value of %d.", len(batch), tc.MaxMessageBytes)
+		}
 	}
 	appendTime := int64(-1)
 	if tc.LogAppendTime {
 		appendTime = now.UnixMilli()
 	}
 	p.appendMu.Lock()
-	info, err := p.log.Append(batch, st.leaderEpoch, appendTime)
+	ai, err := p.log.Append(batch, st.leaderEpoch, appendTime)
 	if err == nil {
 		p.maybeAdvanceHighWatermark()
 	}
@@ -172,7 +183,7 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 		return AppendResult{}, apierror.New(kerr.KafkaStorageError, "%v", err)
 	}
 	p.wake()
-	return AppendResult{BaseOffset: info.FirstOffset, LogAppendTime: appendTime, LogStartOffset: info.LogStartOffset}, nil
+	return AppendResult{BaseOffset: ai.FirstOffset, LogAppendTime: appendTime, LogStartOffset: ai.LogStartOffset}, nil
 }
 
 // validationError maps a record validation failure to Kafka's code.

@@ -27,23 +27,34 @@ func init() {
 
 func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	seen := map[string]map[int32]bool{}
+	// Every entry of a partition named more than once is answered
+	// INVALID_REQUEST, as Kafka does.
+	count := map[string]map[int32]int{}
+	for _, rt := range req.Topics {
+		if count[rt.Topic] == nil {
+			count[rt.Topic] = map[int32]int{}
+		}
+		for _, rp := range rt.Partitions {
+			count[rt.Topic][rp.Partition]++
+		}
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		if seen[rt.Topic] == nil {
-			seen[rt.Topic] = map[int32]bool{}
-		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			if seen[rt.Topic][rp.Partition] {
+			if count[rt.Topic][rp.Partition] > 1 {
 				sp.ErrorCode = kerr.InvalidRequest.Code
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			seen[rt.Topic][rp.Partition] = true
+			if !timestampSupported(rp.Timestamp, req.Version) {
+				sp.ErrorCode = kerr.UnsupportedVersion.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			p, err := s.deps.Replicas.Partition(rt.Topic, rp.Partition)
 			if err != nil {
 				sp.ErrorCode = codeOf(err)
@@ -51,7 +62,7 @@ func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 				continue
 			}
 			ts := rp.Timestamp
-			if ts == -6 { // earliest pending upload: nothing is tiered
+			if ts == earliestPendingUploadTimestamp { // nothing is tiered
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
@@ -70,3 +81,25 @@ func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 	}
 	return resp
 }
+
+// timestampSupported reports whether a special (negative) timestamp is
+// defined at a ListOffsets version; Kafka answers UNSUPPORTED_VERSION for
+// a special timestamp newer than the request.
+func timestampSupported(ts int64, version int16) bool {
+	switch {
+	case ts >= 0 || ts == replica.LatestTimestamp || ts == replica.EarliestTimestamp:
+		return true
+	case ts == replica.MaxTimestamp:
+		return version >= 7
+	case ts == replica.EarliestLocalTimestamp:
+		return version >= 8
+	case ts == replica.LatestTieredTimestamp:
+		return version >= 9
+	case ts == earliestPendingUploadTimestamp:
+		return version >= 11
+	}
+	return false
+}
+
+// earliestPendingUploadTimestamp is -6 (KIP-1023), for tiered storage.
+const earliestPendingUploadTimestamp = -6

@@ -370,6 +370,7 @@ func TestCreatePartitions(t *testing.T) {
 			t.Errorf("partition %d: leader %d, error %d", p.Partition, p.Leader, p.ErrorCode)
 		}
 	}
+	e.reconnect() // a fresh client, so its metadata has 5 partitions
 	e.produceValues("grow", 4, "new", 3)
 	got := e.consume(map[string]map[int32]kgo.Offset{"grow": {4: kgo.NewOffset().AtStart()}}, 3)
 	if got[0].Partition != 4 || string(got[2].Value) != "new-2" {
