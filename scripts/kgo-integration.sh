@@ -35,19 +35,26 @@ done
 if [ -z "$addr" ]; then echo "gregor did not start:"; cat "$work/broker.log"; exit 1; fi
 echo "gregor at $addr"
 
+# Tests that need features of later issues (docs/compatibility.md): consumer
+# groups (FindCoordinator, JoinGroup…; issue "Consumer groups") and
+# transactions (issue "Exactly-once"). franz-go runs them whenever the
+# broker answers Metadata, so they are skipped by name until then.
+# GREGOR_KGO_SKIP overrides the list ("" runs everything).
+skip=${GREGOR_KGO_SKIP-'^(TestGroupETL|TestGroupSimple|TestIssue523|TestIssue1034|TestConsumeRegex|TestTxnEtl)$'}
+
 set +e
 (cd "$work/franz-go/pkg/kgo" && KGO_SEEDS="$addr" KGO_TEST_RF=1 KGO_TEST_RECORDS=20000 \
-  "$work/kgo.test" -test.v -test.timeout 15m "$@") >"$work/kgo.log" 2>&1
+  "$work/kgo.test" -test.v -test.timeout 15m ${skip:+-test.skip "$skip"} "$@") >"$work/kgo.log" 2>&1
 rc=$?
 set -e
 pass=$(grep -c '^--- PASS' "$work/kgo.log" || true)
 fail=$(grep -c '^--- FAIL' "$work/kgo.log" || true)
-skip=$(grep -c '^--- SKIP' "$work/kgo.log" || true)
+skipped=$(grep -c '^--- SKIP' "$work/kgo.log" || true)
 grep -E '^(--- FAIL|panic:)' "$work/kgo.log" || true
 if [ "$rc" != 0 ]; then
   echo "--- tail of kgo test output"; tail -50 "$work/kgo.log"
   echo "--- tail of broker log"; tail -30 "$work/broker.log"
 fi
 if ! kill -0 "$pid" 2>/dev/null; then echo "gregor died during the suite"; tail -50 "$work/broker.log"; rc=1; fi
-echo "kgo integration: $pass passed, $fail failed, $skip skipped"
+echo "kgo integration: $pass passed, $fail failed, $skipped skipped (not run by name: $skip)"
 exit $rc

@@ -49,7 +49,10 @@ func TestProduceMutations(t *testing.T) {
 		f, desc := mutate(rng, b)
 		c := dial(t, e.c.Addr(), fmt.Sprintf("mutation %d (%s of %s)", i, desc, b.name))
 		c.sendBad(f)
-		outcome := "closed"
+		outcome := "closed, no response"
+		if b.req.Acks == 0 {
+			outcome = "acks=0, no response"
+		}
 		for {
 			resp, err := c.readFrame()
 			if err != nil {
@@ -70,7 +73,7 @@ func TestProduceMutations(t *testing.T) {
 	sort.Strings(summary)
 	t.Logf("%d mutations: %s", n, strings.Join(summary, " "))
 	// The mutations must reach every layer, or this test proves little.
-	for _, want := range []string{"closed", "NONE", kerr.CorruptMessage.Message, kerr.InvalidRecord.Message} {
+	for _, want := range []string{"closed, no response", "NONE", kerr.CorruptMessage.Message, kerr.InvalidRecord.Message} {
 		if outcomes[want] == 0 {
 			t.Errorf("no mutation ended as %s: the mutations do not cover it", want)
 		}

@@ -92,8 +92,11 @@ func TestDescribeConfigs(t *testing.T) {
 	wantCode(t, "describe dc", code, nil)
 	ret := cs["retention.ms"]
 	wantConfig(t, "override", ret, "1000", kmsg.ConfigSourceDynamicTopicConfig)
-	if got := synonyms(ret); got != "retention.ms=1000(DYNAMIC_TOPIC_CONFIG) log.retention.hours=168(DEFAULT_CONFIG)" {
-		t.Errorf("retention.ms synonyms: %s", got)
+	if len(ret.ConfigSynonyms) == 0 || ret.ConfigSynonyms[0].Name != "retention.ms" {
+		t.Errorf("retention.ms synonyms: %s", synonyms(ret))
+	}
+	if got := synonyms(cs["segment.bytes"]); got != "log.segment.bytes=1073741824(DEFAULT_CONFIG)" {
+		t.Errorf("segment.bytes synonyms: %s", got)
 	}
 	if ret.ConfigType != kmsg.ConfigTypeLong || ret.Documentation == nil || *ret.Documentation == "" || ret.ReadOnly || ret.IsSensitive {
 		t.Errorf("retention.ms: type %v, documentation %v, read-only %v, sensitive %v", ret.ConfigType, ret.Documentation != nil, ret.ReadOnly, ret.IsSensitive)
@@ -165,6 +168,20 @@ func TestDescribeConfigs(t *testing.T) {
 	wantCode(t, "describe cluster defaults", code, nil)
 	if len(defs) != 0 {
 		t.Errorf("cluster defaults before any were set: %v", keys(defs))
+	}
+}
+
+// TestDescribeConfigsOverrideSynonyms: the synonyms of a topic config
+// with an override list the override first and then the broker configs
+// it would fall back to (ConfigHelper.createTopicConfigEntry: the
+// TOPIC_CONFIG synonym is prepended to configSynonyms(brokerSynonyms),
+// not substituted for them).
+func TestDescribeConfigsOverrideSynonyms(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.createTopic("syn", 1, map[string]*string{"retention.ms": str("1000")})
+	if got := synonyms(e.topicConfig("syn", "retention.ms")); got != "retention.ms=1000(DYNAMIC_TOPIC_CONFIG) log.retention.hours=168(DEFAULT_CONFIG)" {
+		t.Errorf("retention.ms synonyms: %s\nwant retention.ms=1000(DYNAMIC_TOPIC_CONFIG) log.retention.hours=168(DEFAULT_CONFIG)", got)
 	}
 }
 
@@ -243,6 +260,7 @@ func TestAlterConfigsTopic(t *testing.T) {
 		v    string
 		want string
 	}{
+		{kadm.SetConfig, "delete", "delete"},
 		{kadm.AppendConfig, "compact", "delete,compact"},
 		{kadm.AppendConfig, "compact", "delete,compact"}, // already there
 		{kadm.SubtractConfig, "delete", "compact"},
@@ -252,6 +270,27 @@ func TestAlterConfigsTopic(t *testing.T) {
 		}
 		wantConfig(t, fmt.Sprintf("%v %s", step.op, step.v), e.topicConfig("ac", "cleanup.policy"), step.want, kmsg.ConfigSourceDynamicTopicConfig)
 	}
+}
+
+// TestIncrementalAlterConfigsAppendToDefault appends to a list config
+// that has no override: Kafka appends to the config's default value
+// (ConfigurationControlManager.getParts: a null value is replaced by
+// configSchema.getDefault), so "compact" appended to the default
+// cleanup.policy "delete" gives "delete,compact", and subtracting
+// "compact" from the default gives "delete".
+func TestIncrementalAlterConfigsAppendToDefault(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.createTopic("app", 1, nil)
+	e.createTopic("sub", 1, nil)
+	if err := alterErr(e.adm.AlterTopicConfigs(e.ctx, []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: str("compact")}}, "app")); err != nil {
+		t.Fatal(err)
+	}
+	wantConfig(t, "append to the default", e.topicConfig("app", "cleanup.policy"), "delete,compact", kmsg.ConfigSourceDynamicTopicConfig)
+	if err := alterErr(e.adm.AlterTopicConfigs(e.ctx, []kadm.AlterConfig{{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: str("compact")}}, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	wantConfig(t, "subtract from the default", e.topicConfig("sub", "cleanup.policy"), "delete", kmsg.ConfigSourceDynamicTopicConfig)
 }
 
 // TestAlterConfigsErrors: unknown config names and invalid values are
@@ -314,13 +353,13 @@ func TestAlterConfigsBroker(t *testing.T) {
 		t.Fatalf("set cluster defaults: %v", err)
 	}
 
+	ret := e.topicConfig("bc", "retention.ms")
+	wantConfig(t, "inherited", ret, "3600000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
+	if got := synonyms(ret); got != "log.retention.ms=3600000(DYNAMIC_DEFAULT_BROKER_CONFIG) log.retention.hours=168(DEFAULT_CONFIG)" {
+		t.Errorf("retention.ms synonyms %s", got)
+	}
 	check := func(when string) {
 		t.Helper()
-		ret := e.topicConfig("bc", "retention.ms")
-		wantConfig(t, when+": inherited", ret, "3600000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
-		if got := synonyms(ret); !strings.HasPrefix(got, "log.retention.ms=3600000(DYNAMIC_DEFAULT_BROKER_CONFIG)") {
-			t.Errorf("%s: retention.ms synonyms %s", when, got)
-		}
 		wantConfig(t, when+": topic override wins", e.topicConfig("bc-own", "retention.ms"), "1000", kmsg.ConfigSourceDynamicTopicConfig)
 		wantConfig(t, when+": inherited", e.topicConfig("bc", "max.message.bytes"), "5000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
 		_, defs := e.describe(kmsg.ConfigResourceTypeBroker, "")

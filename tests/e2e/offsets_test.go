@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -157,6 +159,47 @@ func TestListOffsets(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("ListOffsetsAfterMilli(0) after DeleteRecords", after, 4)
+}
+
+// TestListOffsetsCompressed looks up timestamps and the max timestamp
+// inside compressed batches: Kafka decompresses the batch and answers the
+// exact record (FileRecords.searchForTimestamp iterates "for (Record
+// record : batch)" and returns record.offset(); KIP-734's max timestamp
+// is the offset of the record that has it, LogValidator
+// offsetOfMaxTimestamp), never the batch's base or last offset.
+func TestListOffsetsCompressed(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	base := time.Now().Add(-10 * time.Minute).Truncate(time.Millisecond)
+	for _, cc := range codecs {
+		topic := "loc-" + cc.name
+		e.createTopic(topic, 1, nil)
+		pcl := e.client(kgo.ProducerBatchCompression(cc.codec), kgo.ProducerLinger(20*time.Millisecond))
+		var recs []*kgo.Record
+		// offset:  0  1  2  3  4
+		// ts-base: 0  1  2  4  3   (seconds)
+		for _, d := range []int{0, 1, 2, 4, 3} {
+			recs = append(recs, &kgo.Record{Topic: topic, Value: bytes.Repeat([]byte("z"), 500), Timestamp: base.Add(time.Duration(d) * time.Second)})
+		}
+		e.produce(pcl, recs...)
+		p := fetchRaw(t, e.ctx, e.cl, topic, [16]byte{}, 0, 0, 1<<20)
+		if bs := batches(t, p.RecordBatches); len(bs) != 1 || bs[0].Attributes&7 != cc.attr {
+			t.Fatalf("%s: the five records are not one %s batch", topic, cc.name)
+		}
+		for _, tc := range []struct {
+			ts      int64
+			off, at int64
+		}{
+			{base.Add(2 * time.Second).UnixMilli(), 2, base.Add(2 * time.Second).UnixMilli()},
+			{base.Add(2500 * time.Millisecond).UnixMilli(), 3, base.Add(4 * time.Second).UnixMilli()},
+			{-3, 3, base.Add(4 * time.Second).UnixMilli()},
+		} {
+			got := listOffsets(t, e, topic, 0, tc.ts)
+			if got.ErrorCode != 0 || got.Offset != tc.off || got.Timestamp != tc.at {
+				t.Errorf("%s: timestamp %d: offset %d ts %d (%v), want offset %d ts %d", cc.name, tc.ts, got.Offset, got.Timestamp, codeErr(got.ErrorCode), tc.off, tc.at)
+			}
+		}
+	}
 }
 
 // TestListOffsetsErrors: unknown topics and partitions, and the

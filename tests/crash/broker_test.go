@@ -1,0 +1,299 @@
+// Package crash kills a real `gregor server` process with SIGKILL while
+// producers write to it with acks=all, restarts it on the same port and
+// log dir, and checks that no acknowledged record was lost and that every
+// partition stays in order. It then shuts the broker down cleanly
+// (SIGTERM) and checks that the restart after a clean shutdown trusts the
+// log instead of recovering it.
+//
+// TestMain builds the gregor binary once (with -race when the test binary
+// has it, so that the broker's own races are caught too).
+//
+// The run is seeded; the seed is logged, and CRASH_SEED replays a run's
+// kill schedule (the interleaving with the producers still varies).
+package crash
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// gregorBin is the binary TestMain built.
+var gregorBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gregor-crash-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	gregorBin = filepath.Join(dir, "gregor")
+	args := []string{"build", "-o", gregorBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/gregor-streaming/gregor/cmd/gregor")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	build := exec.Command(goTool, args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "crash: go %s: %v\n", strings.Join(args, " "), err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startDeadline bounds how long a start may take before the test gives
+// up; it is a safety net, not a timing assertion.
+const startDeadline = 90 * time.Second
+
+// broker is a gregor server process that can be killed and restarted on
+// the same port and log dir.
+type broker struct {
+	t      *testing.T
+	logDir string
+	props  string
+	addr   string
+	runs   []*run
+}
+
+// run is one process of the broker.
+type run struct {
+	n         int
+	cmd       *exec.Cmd
+	listening chan string   // the address from the "listening" line
+	done      chan struct{} // closed once the process exited and stderr is drained
+	state     *os.ProcessState
+
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *run) logLines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.lines...)
+}
+
+// newBroker writes the props file for a broker on a free loopback port
+// with a new log dir. It does not start it.
+func newBroker(t *testing.T) *broker {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	b := &broker{t: t, logDir: filepath.Join(dir, "logs"), props: filepath.Join(dir, "server.properties"), addr: addr}
+	props := fmt.Sprintf("node.id=1\nprocess.roles=broker,controller\nlisteners=PLAINTEXT://%s\nlog.dirs=%s\n", addr, b.logDir)
+	if err := os.WriteFile(b.props, []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if r := b.current(); r != nil && !r.exited() {
+			r.cmd.Process.Kill()
+			<-r.done
+		}
+		if t.Failed() {
+			b.dumpLogs()
+		}
+	})
+	return b
+}
+
+func (b *broker) current() *run {
+	if len(b.runs) == 0 {
+		return nil
+	}
+	return b.runs[len(b.runs)-1]
+}
+
+func (r *run) exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
+
+// start starts a new process and waits until it listens on the broker's
+// address.
+func (b *broker) start() *run {
+	b.t.Helper()
+	r := &run{n: len(b.runs), listening: make(chan string, 1), done: make(chan struct{})}
+	r.cmd = exec.Command(gregorBin, "server", b.props)
+	stderr, err := r.cmd.StderrPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	r.cmd.Stdout = nil
+	if err := r.cmd.Start(); err != nil {
+		b.t.Fatalf("start gregor: %v", err)
+	}
+	b.runs = append(b.runs, r)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			r.mu.Lock()
+			r.lines = append(r.lines, line)
+			r.mu.Unlock()
+			if !sent && strings.Contains(line, "msg=listening") {
+				if m := addressRE.FindStringSubmatch(line); m != nil {
+					r.listening <- m[1]
+					sent = true
+				}
+			}
+		}
+		r.cmd.Wait()
+		r.state = r.cmd.ProcessState
+		close(r.done)
+	}()
+	select {
+	case got := <-r.listening:
+		if got != b.addr {
+			b.t.Fatalf("run %d listens on %s, want %s", r.n, got, b.addr)
+		}
+	case <-r.done:
+		b.t.Fatalf("run %d exited before listening: %v", r.n, r.state)
+	case <-time.After(startDeadline):
+		b.t.Fatalf("run %d did not log that it listens within %v", r.n, startDeadline)
+	}
+	return r
+}
+
+// kill sends SIGKILL and waits for the process to die of it.
+func (b *broker) kill() {
+	b.t.Helper()
+	r := b.current()
+	if r.exited() {
+		b.t.Fatalf("run %d exited by itself before the kill: %v", r.n, r.state)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		b.t.Fatalf("kill run %d: %v", r.n, err)
+	}
+	<-r.done
+	ws, ok := r.state.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		b.t.Fatalf("run %d ended with %v, want death by SIGKILL", r.n, r.state)
+	}
+}
+
+// term sends SIGTERM and waits for a clean exit (status 0).
+func (b *broker) term() {
+	b.t.Helper()
+	r := b.current()
+	if r.exited() {
+		b.t.Fatalf("run %d exited by itself before SIGTERM: %v", r.n, r.state)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.t.Fatalf("SIGTERM run %d: %v", r.n, err)
+	}
+	select {
+	case <-r.done:
+	case <-time.After(startDeadline):
+		b.t.Fatalf("run %d did not exit within %v of SIGTERM", r.n, startDeadline)
+	}
+	if !r.state.Success() {
+		b.t.Fatalf("run %d exited with %v after SIGTERM, want status 0", r.n, r.state)
+	}
+}
+
+// dumpLogs logs the tail of every run's stderr.
+func (b *broker) dumpLogs() {
+	for _, r := range b.runs {
+		lines := r.logLines()
+		from := max(0, len(lines)-40)
+		b.t.Logf("--- run %d: last %d of %d log lines, %v", r.n, len(lines)-from, len(lines), r.state)
+		for _, l := range lines[from:] {
+			b.t.Log(l)
+		}
+	}
+}
+
+// checkLog fails the test on lines of r's log that no healthy run may
+// have: errors, and the race detector's reports.
+func checkLog(t *testing.T, r *run) {
+	t.Helper()
+	for _, l := range r.logLines() {
+		if strings.Contains(l, "level=ERROR") || strings.Contains(l, "DATA RACE") || strings.HasPrefix(l, "panic:") {
+			t.Errorf("run %d logged: %s", r.n, l)
+		}
+	}
+}
+
+// grepLog returns r's log lines that contain s.
+func grepLog(r *run, s string) []string {
+	var out []string
+	for _, l := range r.logLines() {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Files of Kafka's log dir layout.
+const (
+	cleanShutdownFile = ".kafka_cleanshutdown"
+	recoveryPointFile = "recovery-point-offset-checkpoint"
+)
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// readCheckpoint parses an offset checkpoint file: a version line (0), a
+// count line, then "topic partition offset" lines.
+func readCheckpoint(path string) (map[string]int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) < 2 || lines[0] != "0" {
+		return nil, fmt.Errorf("%s: bad header %q", path, lines)
+	}
+	var n int
+	if _, err := fmt.Sscan(lines[1], &n); err != nil || n != len(lines)-2 {
+		return nil, fmt.Errorf("%s: count %q for %d entries", path, lines[1], len(lines)-2)
+	}
+	out := map[string]int64{}
+	for _, l := range lines[2:] {
+		var topic string
+		var part int32
+		var off int64
+		if _, err := fmt.Sscan(l, &topic, &part, &off); err != nil {
+			return nil, fmt.Errorf("%s: entry %q: %w", path, l, err)
+		}
+		out[fmt.Sprintf("%s-%d", topic, part)] = off
+	}
+	if len(out) != n {
+		return nil, errors.New(path + ": duplicate entries")
+	}
+	return out, nil
+}
