@@ -200,13 +200,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a/b; else p
 
 echo
 echo "Workload: $RECORDS records x $RECORD_SIZE B, $PARTITIONS partitions, acks=$ACKS, linger.ms=$LINGER_MS; median of $ROUNDS rounds"
-printf '%-8s %14s %10s %14s %10s %14s\n' broker "produce rec/s" "MB/s" "consume rec/s" "MB/s" "peak RSS MiB"
+printf '%-12s %14s %10s %14s %10s %14s\n' broker "produce rec/s" "MB/s" "consume rec/s" "MB/s" "peak RSS MiB"
 for b in $BROKERS; do
-	printf '%-8s %14.0f %10.2f %14.0f %10.2f %14s\n' "$b" "$(median 3 "$b")" "$(median 4 "$b")" \
+	printf '%-12s %14.0f %10.2f %14.0f %10.2f %14s\n' "$b" "$(median 3 "$b")" "$(median 4 "$b")" \
 		"$(median 5 "$b")" "$(median 6 "$b")" "$(peak "$b")"
 done
 if [[ " $BROKERS " == *" gregor "* && " $BROKERS " == *" kfake "* ]]; then
-	printf '%-8s %14s %10s %14s %10s %14s\n' "gregor/kfake" \
+	printf '%-12s %14s %10s %14s %10s %14s\n' "gregor/kfake" \
 		"$(ratio "$(median 3 gregor)" "$(median 3 kfake)")" "$(ratio "$(median 4 gregor)" "$(median 4 kfake)")" \
 		"$(ratio "$(median 5 gregor)" "$(median 5 kfake)")" "$(ratio "$(median 6 gregor)" "$(median 6 kfake)")" \
 		"$(ratio "$(peak gregor)" "$(peak kfake)")"

@@ -112,7 +112,7 @@ func TestBadProduce(t *testing.T) {
 			// Kafka's CompressionType.forId throws IllegalArgumentException,
 			// which ReplicaManager answers as UNKNOWN_SERVER_ERROR; the
 			// dedicated UNSUPPORTED_COMPRESSION_TYPE is as good a refusal.
-			name: "compression codec 7",
+			name:  "compression codec 7",
 			batch: batchBytes(records(3, 10), func(b *kmsg.RecordBatch) { b.Attributes |= 7 }),
 			want:  codes(kerr.UnknownServerError, kerr.UnsupportedCompressionType),
 		},

@@ -14,6 +14,7 @@ package crash
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -296,4 +298,30 @@ func readCheckpoint(path string) (map[string]int64, error) {
 		return nil, errors.New(path + ": duplicate entries")
 	}
 	return out, nil
+}
+
+// appendTornBatch appends the first bytes of a batch header to the active
+// (last) segment of dir: what a crash of the machine in the middle of a
+// write leaves. SIGKILL alone cannot tear a write (the page cache
+// survives), so the test adds one to see the recovery at work.
+func appendTornBatch(t *testing.T, dir string) string {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no segment in %s: %v", dir, err)
+	}
+	sort.Strings(segs) // 20-digit zero-padded base offsets sort as numbers
+	active := segs[len(segs)-1]
+	f, err := os.OpenFile(active, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	torn := binary.BigEndian.AppendUint64(nil, 1<<40) // base offset
+	torn = binary.BigEndian.AppendUint32(torn, 1000)  // batch length
+	torn = append(torn, 0xff, 0xff, 0xff, 0xff, 2)    // leader epoch, magic
+	if _, err := f.Write(torn); err != nil {
+		t.Fatal(err)
+	}
+	return active
 }

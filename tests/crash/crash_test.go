@@ -51,6 +51,9 @@ func TestKillRecovery(t *testing.T) {
 	if testing.Short() {
 		kills = 2
 	}
+	// After one kill, a torn batch is appended to a partition's active
+	// segment before the restart.
+	tornAt := rng.IntN(kills)
 
 	b := newBroker(t)
 	checkLog(t, b.start())
@@ -119,9 +122,25 @@ func TestKillRecovery(t *testing.T) {
 		if fileExists(filepath.Join(b.logDir, cleanShutdownFile)) {
 			t.Fatalf("kill %d: %s exists after SIGKILL: the next start would skip recovery", k+1, cleanShutdownFile)
 		}
+		torn := ""
+		if k == tornAt {
+			torn = appendTornBatch(t, filepath.Join(b.logDir, fmt.Sprintf("%s-%d", topic, rng.IntN(partitions))))
+		}
 		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
 		r := b.start()
 		checkLog(t, r)
+		if torn != "" {
+			// The scan of the unflushed tail finds the torn batch and
+			// cuts it off; the acked data before it must survive (checked
+			// at the end).
+			lines := append(grepLog(r, "storage: truncated"), grepLog(r, "storage: recovering")...)
+			if len(lines) == 0 {
+				t.Errorf("run %d: no storage line reports recovering the torn batch appended to %s", r.n, torn)
+			}
+			for _, l := range lines {
+				t.Logf("run %d: %s", r.n, l)
+			}
+		}
 		t.Logf("kill %d: %d acked, %d failed so far; run %d started", k+1, tr.acks(), tr.failures(), r.n)
 	}
 	tr.awaitAcks(t, tr.acks()+200)

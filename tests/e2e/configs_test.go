@@ -178,6 +178,7 @@ func TestDescribeConfigs(t *testing.T) {
 // not substituted for them).
 func TestDescribeConfigsOverrideSynonyms(t *testing.T) {
 	t.Parallel()
+	waitingForFix(t, "synonyms of an overridden topic config omit the broker fallbacks")
 	e := start(t)
 	e.createTopic("syn", 1, map[string]*string{"retention.ms": str("1000")})
 	if got := synonyms(e.topicConfig("syn", "retention.ms")); got != "retention.ms=1000(DYNAMIC_TOPIC_CONFIG) log.retention.hours=168(DEFAULT_CONFIG)" {
@@ -270,6 +271,20 @@ func TestAlterConfigsTopic(t *testing.T) {
 		}
 		wantConfig(t, fmt.Sprintf("%v %s", step.op, step.v), e.topicConfig("ac", "cleanup.policy"), step.want, kmsg.ConfigSourceDynamicTopicConfig)
 	}
+
+	// Altered configs survive a restart and stay in force.
+	if err := alterErr(e.adm.AlterTopicConfigs(e.ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: str("2000")}}, "ac")); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	wantConfig(t, "after restart", e.topicConfig("ac", "retention.ms"), "5000", kmsg.ConfigSourceDynamicTopicConfig)
+	wantConfig(t, "after restart", e.topicConfig("ac", "cleanup.policy"), "compact", kmsg.ConfigSourceDynamicTopicConfig)
+	wantConfig(t, "after restart", e.topicConfig("ac", "max.message.bytes"), "2000", kmsg.ConfigSourceDynamicTopicConfig)
+	pcl = e.client(kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordRetries(1))
+	err := pcl.ProduceSync(e.ctx, &kgo.Record{Topic: "ac", Key: []byte("k"), Value: make([]byte, 3000)}).FirstErr()
+	if !errors.Is(err, kerr.MessageTooLarge) {
+		t.Errorf("3000-byte record after restart with max.message.bytes=2000: %v", err)
+	}
 }
 
 // TestIncrementalAlterConfigsAppendToDefault appends to a list config
@@ -280,6 +295,7 @@ func TestAlterConfigsTopic(t *testing.T) {
 // "compact" from the default gives "delete".
 func TestIncrementalAlterConfigsAppendToDefault(t *testing.T) {
 	t.Parallel()
+	waitingForFix(t, "APPEND/SUBTRACT on a list config without an override ignore its default value")
 	e := start(t)
 	e.createTopic("app", 1, nil)
 	e.createTopic("sub", 1, nil)

@@ -457,3 +457,48 @@ func TestFetchInsideBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchPartitionErrors: Fetch v13+ names topics by id, and an
+// unknown id is UNKNOWN_TOPIC_ID (KIP-516); an unknown partition of a
+// known topic is UNKNOWN_TOPIC_OR_PARTITION; a current_leader_epoch
+// newer than the leader's is UNKNOWN_LEADER_EPOCH (KIP-320). Errors on
+// one partition do not stop the others, and read_committed reads plain
+// (non-transactional) records.
+func TestFetchPartitionErrors(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.createTopic("fe", 1, nil)
+	e.produceValues("fe", 0, "v", 3)
+	id := e.topicID("fe")
+	rc := dialRaw(t, e.c.Addr())
+
+	resp := fetchVia(t, rc, fetchReq(18, 0, -1, 0, 1, 1<<20,
+		fetchPart{id: id, partition: 0, maxBytes: 1 << 20},
+		fetchPart{id: id, partition: 7, maxBytes: 1 << 20},
+		fetchPart{id: [16]byte{1}, partition: 0, maxBytes: 1 << 20}))
+	got := partitionsOf(resp, map[[16]byte]string{id: "fe", {1}: "unknown"})
+	wantCode(t, "known partition", got["fe/0"].ErrorCode, nil)
+	if len(batches(t, got["fe/0"].RecordBatches)) == 0 {
+		t.Error("known partition returned no data next to failing ones")
+	}
+	wantCode(t, "unknown partition", got["fe/7"].ErrorCode, kerr.UnknownTopicOrPartition)
+	wantCode(t, "unknown topic id", got["unknown/0"].ErrorCode, kerr.UnknownTopicID)
+
+	req := fetchReq(12, 0, -1, 0, 1, 1<<20, fetchPart{topic: "fe", maxBytes: 1 << 20})
+	req.Topics[0].Partitions[0].CurrentLeaderEpoch = 5
+	wantCode(t, "current leader epoch 5", fetchVia(t, rc, req).Topics[0].Partitions[0].ErrorCode, kerr.UnknownLeaderEpoch)
+	req = fetchReq(12, 0, -1, 0, 1, 1<<20, fetchPart{topic: "fe", maxBytes: 1 << 20})
+	req.Topics[0].Partitions[0].CurrentLeaderEpoch = 0
+	wantCode(t, "current leader epoch 0", fetchVia(t, rc, req).Topics[0].Partitions[0].ErrorCode, nil)
+
+	req = fetchReq(12, 0, -1, 0, 1, 1<<20, fetchPart{topic: "fe", maxBytes: 1 << 20})
+	req.IsolationLevel = 1
+	p := fetchVia(t, rc, req).Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || p.LastStableOffset != 3 || len(batches(t, p.RecordBatches)) == 0 {
+		t.Errorf("read_committed fetch: %v, last stable offset %d", codeErr(p.ErrorCode), p.LastStableOffset)
+	}
+	recs := e.consumeAll("fe", 1, 3, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if string(recs[2].Value) != "v-2" {
+		t.Errorf("read_committed consumer read %q", recs[2].Value)
+	}
+}

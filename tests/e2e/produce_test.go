@@ -371,3 +371,74 @@ func TestProduceErrors(t *testing.T) {
 	}
 	wantCode(t, "v13 unknown topic id", resp.Topics[1].Partitions[0].ErrorCode, kerr.UnknownTopicID)
 }
+
+// TestProduceValidation checks record validation on a topic's configs
+// (LogValidator): a null key on a compacted topic is INVALID_RECORD
+// ("Compacted topic cannot accept message without key"); a timestamp
+// further in the past or future than message.timestamp.before.max.ms /
+// after.max.ms is INVALID_TIMESTAMP, with the offending record in
+// record_errors (KIP-467); nothing is appended for a refused batch.
+func TestProduceValidation(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.createTopic("compacted", 1, map[string]*string{"cleanup.policy": str("compact")})
+	e.createTopic("ts-window", 1, map[string]*string{
+		"message.timestamp.before.max.ms": str("60000"),
+		"message.timestamp.after.max.ms":  str("60000"),
+	})
+	now := time.Now().UnixMilli()
+
+	r := e.produceRaw("compacted", 0, 1, buildBatch(now, rawRecord{key: []byte("k"), value: []byte("v")}, rawRecord{value: []byte("no key")}))
+	wantCode(t, "null key on a compacted topic", r.ErrorCode, kerr.InvalidRecord)
+	r = e.produceRaw("compacted", 0, 1, buildBatch(now, rawRecord{key: []byte("k"), value: []byte("v")}))
+	wantCode(t, "keyed record on a compacted topic", r.ErrorCode, nil)
+	if r.BaseOffset != 0 {
+		t.Errorf("keyed record at offset %d, want 0", r.BaseOffset)
+	}
+
+	for _, tc := range []struct {
+		name string
+		ts   int64
+	}{{"an hour old", now - 3600_000}, {"an hour ahead", now + 3600_000}} {
+		r := e.produceRaw("ts-window", 0, 1, buildBatch(now, rawRecord{value: []byte("ok")}, rawRecord{value: []byte("bad"), tsDelta: tc.ts - now}))
+		wantCode(t, tc.name, r.ErrorCode, kerr.InvalidTimestamp)
+		if len(r.ErrorRecords) != 1 || r.ErrorRecords[0].RelativeOffset != 1 {
+			t.Errorf("%s: record errors %+v, want the record at index 1", tc.name, r.ErrorRecords)
+		}
+	}
+	r = e.produceRaw("ts-window", 0, 1, buildBatch(now, rawRecord{value: []byte("ok")}))
+	wantCode(t, "timestamp now", r.ErrorCode, nil)
+	if r.BaseOffset != 0 {
+		t.Errorf("first accepted batch at %d, want 0", r.BaseOffset)
+	}
+}
+
+// TestProduceLogAppendTime: with message.timestamp.type=LogAppendTime
+// the broker stamps batches with its clock, returns that time as
+// log_append_time, and consumers see it instead of the producer's
+// timestamps (KIP-32; LogValidator sets the batch's max timestamp and the
+// timestamp-type attribute).
+func TestProduceLogAppendTime(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.createTopic("lat", 1, map[string]*string{"message.timestamp.type": str("LogAppendTime")})
+	e.createTopic("ct", 1, nil)
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	before := time.Now().Add(-time.Second).UnixMilli()
+	r := e.produceRaw("lat", 0, 1, buildBatch(old, rawRecord{value: []byte("a")}, rawRecord{value: []byte("b"), tsDelta: 5}))
+	after := time.Now().Add(time.Second).UnixMilli()
+	wantCode(t, "produce", r.ErrorCode, nil)
+	if r.LogAppendTime < before || r.LogAppendTime > after {
+		t.Errorf("log_append_time %d, want the broker's time in [%d, %d]", r.LogAppendTime, before, after)
+	}
+	got := e.consumeAll("lat", 1, 2)
+	for _, rec := range got {
+		if rec.Timestamp.UnixMilli() != r.LogAppendTime || rec.Attrs.TimestampType() != 1 {
+			t.Errorf("offset %d: timestamp %d type %d, want %d type 1 (LogAppendTime)", rec.Offset, rec.Timestamp.UnixMilli(), rec.Attrs.TimestampType(), r.LogAppendTime)
+		}
+	}
+	c := e.produceRaw("ct", 0, 1, buildBatch(old, rawRecord{value: []byte("a")}))
+	if c.ErrorCode != 0 || c.LogAppendTime != -1 {
+		t.Errorf("CreateTime topic: error %v, log_append_time %d (want -1)", codeErr(c.ErrorCode), c.LogAppendTime)
+	}
+}

@@ -105,7 +105,13 @@ def main():
 
     produced = []
     for codec, topic in zip(codecs, topics):
-        p = Producer({"bootstrap.servers": broker, "compression.type": codec, "acks": "all", "linger.ms": 20})
+        # Each partition's records must go in one batch: a batch of one
+        # small record does not shrink, and librdkafka then sends it
+        # uncompressed. So learn the topic's leaders first (records for an
+        # unknown topic wait in a queue that is split when the metadata
+        # comes), then let the batches fill for longer than the loop takes.
+        p = Producer({"bootstrap.servers": broker, "compression.type": codec, "acks": "all", "linger.ms": 200})
+        p.list_topics(topic, timeout=10)
         errors = []
 
         def report(err, msg, headers):
