@@ -68,10 +68,11 @@ func (c *Controller) AlterConfigs(res metadata.ConfigResource, changes []ConfigC
 			if isList == nil || !isList(ch.Name) {
 				return apierror.New(kerr.InvalidConfig, "Config value append/subtract is not allowed for config key %s", ch.Name)
 			}
-			var have []string
-			if v, ok := next[ch.Name]; ok && v != "" {
-				have = splitList(v)
+			v, ok := next[ch.Name]
+			if !ok {
+				v, _ = c.cfg.DefaultValue(res.Type, ch.Name)
 			}
+			have := splitList(v)
 			var vals []string
 			if ch.Value != nil && *ch.Value != "" {
 				vals = splitList(*ch.Value)

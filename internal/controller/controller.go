@@ -38,6 +38,10 @@ type Config struct {
 	ValidateTopicConfigs func(map[string]string) error
 	// ValidateBrokerConfig checks a dynamic broker config change.
 	ValidateBrokerConfig func(name, value string) error
+	// DefaultValue returns the value a config of a resource type has when
+	// the resource does not set it (the broker's value for a topic
+	// config); APPEND and SUBTRACT start from it, as in Kafka.
+	DefaultValue func(resourceType int8, name string) (string, bool)
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
 }
@@ -62,6 +66,9 @@ func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (
 	}
 	if cfg.ValidateTopicConfigs == nil {
 		cfg.ValidateTopicConfigs = func(map[string]string) error { return nil }
+	}
+	if cfg.DefaultValue == nil {
+		cfg.DefaultValue = func(int8, string) (string, bool) { return "", false }
 	}
 	if cfg.ValidateBrokerConfig == nil {
 		cfg.ValidateBrokerConfig = func(string, string) error { return nil }

@@ -107,6 +107,25 @@ func (a *configAdapter) DescribeBroker(perBroker, clusterDefault map[string]stri
 	return convertEntries(b.DescribeBrokerConfig(nil))
 }
 
+// defaultValue is the effective value of a config for a resource that
+// does not set it: the broker's value for a topic config, the static or
+// default value for a broker config.
+func (a *configAdapter) defaultValue(resourceType int8, name string) (string, bool) {
+	var entries []config.ConfigEntry
+	switch resourceType {
+	case metadata.ResourceTopic:
+		entries = a.broker.Load().DescribeTopicConfig(nil)
+	case metadata.ResourceBroker:
+		entries = a.static.DescribeBrokerConfig(map[string]string{})
+	}
+	for _, e := range entries {
+		if e.Name == name && e.Value != nil {
+			return *e.Value, true
+		}
+	}
+	return "", false
+}
+
 func (a *configAdapter) ValidateTopic(overrides map[string]string) error {
 	return a.broker.Load().ValidateTopicConfigs(overrides)
 }

@@ -97,6 +97,7 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		DefaultReplicationFactor: int16(cfg.DefaultReplicationFactor),
 		ValidateTopicConfigs:     adapter.ValidateTopic,
 		ValidateBrokerConfig:     config.ValidateBrokerDynamic,
+		DefaultValue:             adapter.defaultValue,
 		Logger:                   opts.Logger.With("component", "controller"),
 	}, n.journal, n.publish)
 	if err != nil {

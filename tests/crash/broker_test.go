@@ -6,7 +6,9 @@
 // log instead of recovering it.
 //
 // TestMain builds the gregor binary once (with -race when the test binary
-// has it, so that the broker's own races are caught too).
+// has it, so that the broker's own races are caught too). The broker's
+// stderr (slog text) is kept per run and checked: no level=ERROR line, no
+// race report.
 //
 // The run is seeded; the seed is logged, and CRASH_SEED replays a run's
 // kill schedule (the interleaving with the producers still varies).
@@ -39,7 +41,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	gregorBin = filepath.Join(dir, "gregor")
+	// Not named "gregor": bin/kafka-server-stop.sh signals every process
+	// named gregor with argument "server" on the machine, and a test of it
+	// running in parallel must neither stop this broker nor see it.
+	gregorBin = filepath.Join(dir, "gregor-crashtest")
 	args := []string{"build", "-o", gregorBin}
 	if raceEnabled {
 		args = append(args, "-race")

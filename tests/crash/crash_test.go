@@ -114,7 +114,7 @@ func TestKillRecovery(t *testing.T) {
 	for k := range kills {
 		// Let the producers make progress on this run, then let it live
 		// a random while longer.
-		tr.awaitAcks(t, tr.acks()+200)
+		tr.awaitAcks(t, b, tr.acks()+200)
 		time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
 		tr.killsStarted.Add(1)
 		b.kill()
@@ -143,7 +143,7 @@ func TestKillRecovery(t *testing.T) {
 		}
 		t.Logf("kill %d: %d acked, %d failed so far; run %d started", k+1, tr.acks(), tr.failures(), r.n)
 	}
-	tr.awaitAcks(t, tr.acks()+200)
+	tr.awaitAcks(t, b, tr.acks()+200)
 	close(stop)
 	wg.Wait()
 	for _, cl := range clients {
@@ -283,7 +283,6 @@ type tracker struct {
 		recs     [producers][partitions][]produced
 		acks     int
 		failures map[string]int
-		progress *sync.Cond
 	}
 }
 
@@ -300,7 +299,6 @@ type produced struct {
 func newTracker() *tracker {
 	tr := &tracker{}
 	tr.mu.failures = map[string]int{}
-	tr.mu.progress = sync.NewCond(&tr.mu)
 	return tr
 }
 
@@ -324,7 +322,6 @@ func (tr *tracker) done(g int, p int32, seq int, offset int64, err error) {
 	}
 	r.offset = offset
 	tr.mu.acks++
-	tr.mu.progress.Broadcast()
 }
 
 func (tr *tracker) acks() int {
@@ -344,24 +341,20 @@ func (tr *tracker) failures() int {
 }
 
 // awaitAcks waits until n records are acknowledged: the broker serves
-// again after a restart. It fails the test if that does not happen within
-// a minute (a liveness safety net, not a timing assertion).
-func (tr *tracker) awaitAcks(t *testing.T, n int) {
+// again after a restart. It fails the test if the broker exits, or if that
+// does not happen within a minute (a liveness safety net, not a timing
+// assertion).
+func (tr *tracker) awaitAcks(t *testing.T, b *broker, n int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	timer := time.AfterFunc(time.Minute, func() {
-		tr.mu.Lock()
-		tr.mu.progress.Broadcast()
-		tr.mu.Unlock()
-	})
-	defer timer.Stop()
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for tr.mu.acks < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d records acknowledged within a minute; failures: %v", tr.mu.acks, n, tr.mu.failures)
+	for tr.acks() < n {
+		if r := b.current(); r.exited() {
+			t.Fatalf("run %d exited by itself (%v) while waiting for %d acks", r.n, r.state, n)
 		}
-		tr.mu.progress.Wait()
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d records acknowledged within a minute; %d failed", tr.acks(), n, tr.failures())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -295,7 +295,6 @@ func TestAlterConfigsTopic(t *testing.T) {
 // "compact" from the default gives "delete".
 func TestIncrementalAlterConfigsAppendToDefault(t *testing.T) {
 	t.Parallel()
-	waitingForFix(t, "APPEND/SUBTRACT on a list config without an override ignore its default value")
 	e := start(t)
 	e.createTopic("app", 1, nil)
 	e.createTopic("sub", 1, nil)

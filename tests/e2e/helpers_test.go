@@ -297,9 +297,11 @@ func (rc *rawConn) roundTrip(req kmsg.Request) (kmsg.Response, error) {
 	return resp, nil
 }
 
+// isReset reports a connection reset or abort by the peer; a timeout is
+// not a close (a broker that hangs must not pass as one that closed).
 func isReset(err error) bool {
 	var ne *net.OpError
-	return errors.As(err, &ne)
+	return errors.As(err, &ne) && !ne.Timeout()
 }
 
 // rawRecord is one record for buildBatch.
