@@ -93,6 +93,12 @@ func configSynonyms(name string, synonyms []string, sensitive bool, layers []lay
 // synonym; the rest of its synonyms, and the source of a config that is
 // not overridden, come from the configs its broker synonym is set by,
 // in b's dynamic and static layers (Kafka's createTopicConfigEntry).
+// The override is prepended to configSynonyms' answer, so when that is
+// empty the override is the only synonym. For example retention.ms=1000,
+// on a broker that sets none of log.retention.{ms,minutes,hours}, lists
+// only itself: configSynonyms keeps entries from the first one named
+// log.retention.ms, which has a null default, so the
+// log.retention.hours=168 default is dropped (as in Kafka 4.x).
 func (b *Broker) DescribeTopicConfig(overrides map[string]string) []ConfigEntry {
 	layers := b.layers(b.dynBroker)
 	out := make([]ConfigEntry, 0, len(topicNames))

@@ -97,6 +97,10 @@ func TestDescribeTopicConfigSources(t *testing.T) {
 	checkEntries(t, b.DescribeTopicConfig(nil), map[string]string{
 		"retention.ms": "retention.ms=1000 STATIC_BROKER_CONFIG ro=false synonyms={STATIC_BROKER_CONFIG:log.retention.ms=1000, STATIC_BROKER_CONFIG:log.retention.hours=24, DEFAULT_CONFIG:log.retention.hours=168}",
 	})
+	// An override is prepended to that chain, not substituted for it.
+	checkEntries(t, b.DescribeTopicConfig(map[string]string{"retention.ms": "5000"}), map[string]string{
+		"retention.ms": "retention.ms=5000 DYNAMIC_TOPIC_CONFIG ro=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=5000, STATIC_BROKER_CONFIG:log.retention.ms=1000, STATIC_BROKER_CONFIG:log.retention.hours=24, DEFAULT_CONFIG:log.retention.hours=168}",
+	})
 }
 
 func TestDescribeTopicConfigDynamic(t *testing.T) {

@@ -1,6 +1,7 @@
 package server
 
-// Produce (key 0), versions 3-13 (Kafka 4.0 removed 0-2, KIP-896).
+// Produce (key 0), versions 3-13 (Kafka 4.0 removed 0-2, KIP-896; still
+// advertised from v0, see produceAdvertisedMin).
 //
 //	v3: transactional_id; RecordBatch v2 only.   v5: log_start_offset.
 //	v8: record_errors and error_message (KIP-467).   v9: flexible.
@@ -20,8 +21,13 @@ import (
 	"github.com/gregor-streaming/gregor/internal/record"
 )
 
+// produceAdvertisedMin: Kafka 4 rejects Produce v0-2 but still lists
+// Produce from v0 in ApiVersions (KAFKA-18659), because librdkafka only
+// compresses with gzip or snappy when the broker lists Produce v0.
+var produceAdvertisedMin int16 = 0
+
 func init() {
-	register(handler{key: 0, min: 3, max: 13, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+	register(handler{key: 0, min: 3, max: 13, advertisedMin: &produceAdvertisedMin, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
 		return s.handleProduce(c, r.(*kmsg.ProduceRequest))
 	}})
 }

@@ -248,7 +248,12 @@ func (s *Server) fillFetchResponse(resp *kmsg.FetchResponse, req *kmsg.FetchRequ
 		if req.IsolationLevel == replica.ReadCommitted {
 			p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 		}
+		// An empty record set, never null: librdkafka and kafka-python
+		// reject a null one (Kafka sends MemoryRecords.EMPTY).
 		p.RecordBatches = r.data
+		if p.RecordBatches == nil {
+			p.RecordBatches = []byte{}
+		}
 		cur.Partitions = append(cur.Partitions, p)
 	}
 }

@@ -21,7 +21,10 @@
 //
 // The caller validates batches (record package) before Append; the log
 // checks only their framing. Read returns stored bytes and never decodes
-// records. A Log can also be used without a Manager (Open); it then
+// records. Only the timestamp lookups (OffsetForTimestamp, MaxTimestamp)
+// look inside batches: they decode, decompressing if need be, the one
+// batch the time index and batch headers point them to, and answer with
+// the exact record, as Kafka does. A Log can also be used without a Manager (Open); it then
 // recovers every segment on open unless Options says otherwise.
 //
 // # Files

@@ -23,7 +23,7 @@ type batchSpec struct {
 	timestamps []int64 // one per record
 	valueSize  int
 	epoch      int32
-	codec      record.Codec // non-none marks the batch compressed (records stay plain: nothing here decodes them)
+	codec      record.Codec // compresses the records
 }
 
 // makeBatch builds a RecordBatch v2 with a correct CRC.
@@ -43,6 +43,12 @@ func makeBatch(spec batchSpec) []byte {
 		}
 		r.Length = int32(len(r.AppendTo(nil)) - 1) // the zero Length encodes in one byte
 		recs = r.AppendTo(recs)
+	}
+	if spec.codec != record.CodecNone {
+		var err error
+		if recs, err = record.Compress(spec.codec, nil, recs); err != nil {
+			panic(err)
+		}
 	}
 	b := kmsg.RecordBatch{
 		FirstOffset:          spec.base,

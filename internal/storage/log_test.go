@@ -749,12 +749,12 @@ func TestTimestampLookupsSpecialBatches(t *testing.T) {
 	if ts, off := l.MaxTimestamp(); ts != -1 || off != -1 {
 		t.Fatalf("empty MaxTimestamp = %d, %d", ts, off)
 	}
-	// A compressed CreateTime batch is answered with its base offset.
+	// A compressed CreateTime batch is decoded: the answer is the record.
 	mustAppend(t, l, makeBatch(batchSpec{timestamps: []int64{100, 300, 200}, codec: record.CodecZstd}), 0)
-	if off, ts, ok := l.OffsetForTimestamp(250); !ok || off != 0 || ts != 300 {
+	if off, ts, ok := l.OffsetForTimestamp(250); !ok || off != 1 || ts != 300 {
 		t.Fatalf("compressed: %d, %d, %v", off, ts, ok)
 	}
-	if ts, off := l.MaxTimestamp(); ts != 300 || off != 0 {
+	if ts, off := l.MaxTimestamp(); ts != 300 || off != 1 {
 		t.Fatalf("compressed MaxTimestamp = %d, %d", ts, off)
 	}
 	// A LogAppendTime batch: every record has the append time.

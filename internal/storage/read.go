@@ -177,12 +177,14 @@ type TimestampOffset struct {
 }
 
 // OffsetForTimestamp serves ListOffsets with a timestamp: the first record
-// at or after the log start offset whose timestamp is >= ts, found through
-// the time indexes of the first segments whose newest timestamp is >= ts.
-// Records are decoded in that one batch only. For a compressed CreateTime
-// batch, which this package cannot decode, the answer is the batch's base
-// offset (or the log start offset, if later) and its max timestamp. ok is
-// false if no record qualifies.
+// at or after the log start offset whose timestamp is >= ts, with that
+// record's own timestamp (Kafka's FileRecords.searchForTimestamp). It
+// finds, through the time indexes, the first segment whose newest
+// timestamp is >= ts and scans its batches from the indexed position;
+// records are decoded (decompressed if need be) only in batches whose max
+// timestamp is >= ts, usually just one. In a LogAppendTime batch every
+// record has the batch's max timestamp. ok is false if no record
+// qualifies.
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool) {
 	r, ok, err := l.FindOffsetByTimestamp(ts)
 	if err != nil || !ok {
@@ -237,7 +239,8 @@ func (l *Log) FindOffsetByTimestamp(ts int64) (TimestampOffset, bool, error) {
 }
 
 // findByTimestamp scans batches from pos for the first record with
-// timestamp >= ts and offset >= minOffset.
+// timestamp >= ts and offset >= minOffset, decoding only batches whose max
+// timestamp is >= ts and that end at or after minOffset.
 func (s *segment) findByTimestamp(pos, end, ts, minOffset int64) (TimestampOffset, bool, error) {
 	sc := newScannerChunk(s.file, pos, end, lookupChunk)
 	for {
@@ -251,14 +254,7 @@ func (s *segment) findByTimestamp(pos, end, ts, minOffset int64) (TimestampOffse
 		if h.LastOffset() < minOffset || h.MaxTimestamp < ts {
 			continue
 		}
-		r := TimestampOffset{LeaderEpoch: h.PartitionLeaderEpoch}
-		if r.LeaderEpoch < 0 {
-			r.LeaderEpoch = -1
-		}
-		if h.Codec() != record.CodecNone && !h.IsLogAppendTime() {
-			r.Offset, r.Timestamp = max(h.BaseOffset, minOffset), h.MaxTimestamp
-			return r, true, nil
-		}
+		r := TimestampOffset{LeaderEpoch: batchLeaderEpoch(h)}
 		found := false
 		err = forEachRecord(b, h, func(off, rts int64) bool {
 			if rts >= ts && off >= minOffset {
@@ -276,10 +272,55 @@ func (s *segment) findByTimestamp(pos, end, ts, minOffset int64) (TimestampOffse
 	}
 }
 
+// findMaxTimestamp scans batches from pos for the first one whose max
+// timestamp is maxTs and returns the first record in it carrying maxTs
+// (Kafka's RecordBatch.offsetOfMaxTimestamp; in a LogAppendTime batch that
+// is its first record). found is false if there is no such batch or, as
+// for a batch whose header does not match its records, no such record.
+func (s *segment) findMaxTimestamp(pos, end, maxTs int64) (TimestampOffset, bool, error) {
+	sc := newScannerChunk(s.file, pos, end, lookupChunk)
+	for {
+		h, b, p, err := sc.next()
+		if err == io.EOF {
+			return TimestampOffset{}, false, nil
+		}
+		if err != nil {
+			return TimestampOffset{}, false, MarkCorruption(fmt.Errorf("segment %d at byte %d: %w", s.base, p, err))
+		}
+		if h.MaxTimestamp != maxTs {
+			continue
+		}
+		r := TimestampOffset{Timestamp: maxTs, LeaderEpoch: batchLeaderEpoch(h)}
+		found := false
+		err = forEachRecord(b, h, func(off, rts int64) bool {
+			if rts == maxTs {
+				r.Offset, found = off, true
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return r, false, MarkCorruption(fmt.Errorf("segment %d at byte %d: %w", s.base, p, err))
+		}
+		return r, found, nil
+	}
+}
+
+// batchLeaderEpoch is h's partition leader epoch, or -1 if it has none.
+func batchLeaderEpoch(h record.Header) int32 {
+	if h.PartitionLeaderEpoch < 0 {
+		return -1
+	}
+	return h.PartitionLeaderEpoch
+}
+
 // MaxTimestamp serves ListOffsets MAX_TIMESTAMP (KIP-734): the largest
-// timestamp in the log and the offset of the first record carrying it (the
-// batch's base offset for compressed CreateTime batches); (-1, -1) if the
-// log has no timestamps.
+// timestamp in the log and the offset of the first record carrying it, in
+// the first segment and batch that reached it (Kafka's
+// UnifiedLog.fetchOffsetByTimestamp with RecordBatch.offsetOfMaxTimestamp).
+// Segments track only the batch that first reached their max timestamp;
+// that one batch is decoded (decompressed if need be) at query time to
+// find the record. (-1, -1) if the log has no timestamps.
 func (l *Log) MaxTimestamp() (timestamp, offset int64) {
 	r, err := l.MaxTimestampAndOffset()
 	if err != nil {
@@ -288,7 +329,10 @@ func (l *Log) MaxTimestamp() (timestamp, offset int64) {
 	return r.Timestamp, r.Offset
 }
 
-// MaxTimestampAndOffset is MaxTimestamp with the leader epoch and error.
+// MaxTimestampAndOffset is MaxTimestamp with the leader epoch of the batch
+// holding the record and the error, if the lookup failed. As in Kafka, it
+// answers (-1, -1, -1) when the batch holding the max timestamp has no
+// record with that timestamp (its header disagrees with its records).
 func (l *Log) MaxTimestampAndOffset() (TimestampOffset, error) {
 	none := TimestampOffset{Timestamp: -1, Offset: -1, LeaderEpoch: -1}
 	l.mu.RLock()
@@ -317,12 +361,9 @@ func (l *Log) MaxTimestampAndOffset() (TimestampOffset, error) {
 	l.mu.RUnlock()
 	defer s.release()
 
-	r, found, err := s.findByTimestamp(pos, end, maxTs, offMax)
-	if err != nil {
+	r, found, err := s.findMaxTimestamp(pos, end, maxTs)
+	if err != nil || !found {
 		return none, err
-	}
-	if !found || r.Timestamp != maxTs {
-		return TimestampOffset{Timestamp: maxTs, Offset: offMax, LeaderEpoch: -1}, nil
 	}
 	return r, nil
 }

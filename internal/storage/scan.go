@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -101,46 +100,32 @@ func (s *scanner) next() (record.Header, []byte, int64, error) {
 	return h, b, pos, nil
 }
 
-// Record decoding, for the few places that look inside one batch
-// (timestamp lookups). Only uncompressed batches can be decoded here; the
-// record package owns compression.
-//
-// Record v2 layout (varints are zigzag, as in protobuf):
-//
-//	length          varint   bytes after this field
-//	attributes      int8
-//	timestampDelta  varlong  from the batch's base timestamp
-//	offsetDelta     varint   from the batch's base offset
-//	key, value, headers      (not read here)
+// errStopRecords ends a forEachRecord iteration early; it never escapes.
+var errStopRecords = errors.New("storage: stop iterating records")
 
-// forEachRecord calls fn with each record's offset and timestamp (the
-// batch's max timestamp for LogAppendTime batches) until fn returns false.
-// The batch must be uncompressed.
+// forEachRecord calls fn with the offset and timestamp of each record of
+// batch, one whole batch whose header is h, in order, until fn returns
+// false. It is for the few places that look inside a batch (timestamp
+// lookups) and decodes through record.Records, which decompresses a
+// compressed batch into a pooled buffer. A record's timestamp is the
+// batch's base timestamp plus its delta, or for a LogAppendTime batch the
+// batch's max timestamp, as Kafka's DefaultRecordBatch reports it.
+// Errors wrap record's ErrCorrupt, ErrInvalid, ErrUnsupportedCompression or
+// ErrTooLarge.
 func forEachRecord(batch []byte, h record.Header, fn func(offset, ts int64) bool) error {
-	b := batch[record.HeaderSize:]
-	for i := int32(0); i < h.RecordCount; i++ {
-		length, n := binary.Varint(b)
-		if n <= 0 || length < 1 || int64(len(b)-n) < length {
-			return fmt.Errorf("%w: record %d framing", record.ErrCorrupt, i)
-		}
-		body := b[n : n+int(length)]
-		b = b[n+int(length):]
-		body = body[1:] // attributes
-		tsDelta, n1 := binary.Varint(body)
-		if n1 <= 0 {
-			return fmt.Errorf("%w: record %d timestamp", record.ErrCorrupt, i)
-		}
-		offDelta, n2 := binary.Varint(body[n1:])
-		if n2 <= 0 {
-			return fmt.Errorf("%w: record %d offset", record.ErrCorrupt, i)
-		}
-		ts := h.BaseTimestamp + tsDelta
-		if h.IsLogAppendTime() {
+	logAppendTime := h.IsLogAppendTime()
+	err := record.Records(batch, func(r record.Record) error {
+		ts := h.BaseTimestamp + r.TimestampDelta
+		if logAppendTime {
 			ts = h.MaxTimestamp
 		}
-		if !fn(h.BaseOffset+offDelta, ts) {
-			return nil
+		if !fn(h.BaseOffset+int64(r.OffsetDelta), ts) {
+			return errStopRecords
 		}
+		return nil
+	})
+	if errors.Is(err, errStopRecords) {
+		return nil
 	}
-	return nil
+	return err
 }

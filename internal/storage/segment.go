@@ -68,7 +68,7 @@ type segment struct {
 	size                 int64 // bytes of whole batches in the file
 	nextOffset           int64 // offset after the last batch; -1 if unknown (inactive segments loaded without a scan)
 	maxTimestamp         int64 // largest batch max timestamp, -1 if none
-	offsetOfMaxTimestamp int64 // base offset of the first batch with maxTimestamp
+	offsetOfMaxTimestamp int64 // base offset of the first batch with maxTimestamp, from headers only; MaxTimestampAndOffset decodes that batch for the record
 	rollAtMs             int64 // wall time of the first append, for segment.ms; -1 while empty
 	bytesSinceIndex      int64 // bytes appended since (and including) the last indexed batch
 	index                offsetIndex

@@ -138,7 +138,20 @@ func TestConfluentKafka(t *testing.T) {
 			ISRs      []int32 `json:"isrs"`
 			Error     *string `json:"error"`
 		} `json:"topics"`
-		TopicConfigs  map[string]*string  `json:"topic_configs"`
+		TopicConfigs map[string]*string `json:"topic_configs"`
+		Admin        struct {
+			Create            int16             `json:"create"`
+			CreatedConfig     [2]any            `json:"created_config"`
+			CreateExisting    int16             `json:"create_existing"`
+			CreatePartitions  int16             `json:"create_partitions"`
+			PartitionsAfter   int               `json:"partitions_after"`
+			Alter             int16             `json:"alter"`
+			AlteredConfig     string            `json:"altered_config"`
+			BrokerConfigs     map[string]string `json:"broker_configs"`
+			Delete            int16             `json:"delete"`
+			ListedAfterDelete bool              `json:"listed_after_delete"`
+			DeleteMissing     int16             `json:"delete_missing"`
+		} `json:"admin"`
 		Produced      []record            `json:"produced"`
 		Watermarks    map[string][2]int64 `json:"watermarks"`
 		Consumed      []record            `json:"consumed"`
@@ -166,6 +179,32 @@ func TestConfluentKafka(t *testing.T) {
 		}
 	}
 	checkTopicConfigs(t, "describe_configs "+topics[0], out.TopicConfigs)
+	// The admin round trip on ck-admin; error codes are Kafka's
+	// (36 TOPIC_ALREADY_EXISTS, 3 UNKNOWN_TOPIC_OR_PARTITION) and config
+	// source 1 is DYNAMIC_TOPIC_CONFIG.
+	a := out.Admin
+	for _, e := range []struct {
+		what      string
+		got, want any
+	}{
+		{"create_topics with retention.ms", a.Create, int16(0)},
+		{"retention.ms [value, source] after create", a.CreatedConfig, [2]any{"1000", float64(1)}},
+		{"create_topics of an existing topic", a.CreateExisting, int16(36)},
+		{"create_partitions to 3", a.CreatePartitions, int16(0)},
+		{"partitions after create_partitions", a.PartitionsAfter, 3},
+		{"alter_configs retention.ms", a.Alter, int16(0)},
+		{"retention.ms after alter_configs", a.AlteredConfig, "2000"},
+		{"delete_topics", a.Delete, int16(0)},
+		{"listed after delete_topics", a.ListedAfterDelete, false},
+		{"delete_topics of a missing topic", a.DeleteMissing, int16(3)},
+	} {
+		if e.got != e.want {
+			t.Errorf("admin: %s: %v, want %v", e.what, e.got, e.want)
+		}
+	}
+	if want := map[string]string{"num.partitions": "1", "log.retention.hours": "168", "auto.create.topics.enable": "true"}; !mapsEqual(a.BrokerConfigs, want) {
+		t.Errorf("admin: describe_configs broker 1: %v, want %v", a.BrokerConfigs, want)
+	}
 
 	// Produce, and what the broker stored.
 	checkProduced(t, out.Produced, topics, pythonRecords)

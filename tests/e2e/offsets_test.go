@@ -169,7 +169,6 @@ func TestListOffsets(t *testing.T) {
 // offsetOfMaxTimestamp), never the batch's base or last offset.
 func TestListOffsetsCompressed(t *testing.T) {
 	t.Parallel()
-	waitingForFix(t, "ListOffsets by timestamp and -3 answer a compressed batch's base offset and max timestamp instead of the matching record")
 	e := start(t)
 	base := time.Now().Add(-10 * time.Minute).Truncate(time.Millisecond)
 	for _, cc := range codecs {

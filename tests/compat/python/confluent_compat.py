@@ -3,7 +3,8 @@
     /usr/bin/python3 confluent_compat.py BROKER PREFIX N CODECS DEADLINE_S
 
 For each codec in the comma-separated CODECS it creates the topic
-PREFIX-CODEC (3 partitions) with the AdminClient, produces N records with
+PREFIX-CODEC (3 partitions) with the AdminClient (which also creates,
+grows, alters, describes and deletes PREFIX-admin, see admin_round_trip), produces N records with
 keys and headers, one producer per codec, then reads every partition of
 every topic from the beginning with one Consumer that uses assign (no
 consumer group: Gregor has none yet; the binding insists on a group.id,
@@ -27,7 +28,8 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, Producer,
                              TopicPartition)
 from confluent_kafka import version as binding_version
 from confluent_kafka import libversion
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions,
+                                   NewTopic)
 
 PARTITIONS = 3
 
@@ -63,6 +65,36 @@ def payload(codec, i):
     if i % 5 == 4:
         headers.append(("nullhdr", None))
     return key, value, headers
+
+
+def code(fut):
+    """The Kafka error code a failed admin future holds, 0 if none."""
+    err = fut.exception(timeout=20)
+    return 0 if err is None else err.args[0].code()
+
+
+def admin_round_trip(admin, topic, existing):
+    """Creates topic with a config, grows it, alters and describes its
+    config, deletes it; tries to create existing and delete a missing one;
+    describes broker 1's configs."""
+    out = {}
+    out["create"] = code(admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1, config={"retention.ms": "1000"})])[topic])
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    e = admin.describe_configs([res])[res].result(timeout=10)["retention.ms"]
+    out["created_config"] = [e.value, int(e.source)]
+    out["create_existing"] = code(admin.create_topics([NewTopic(existing, num_partitions=1, replication_factor=1)])[existing])
+    out["create_partitions"] = code(admin.create_partitions([NewPartitions(topic, 3)])[topic])
+    out["partitions_after"] = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
+    alter = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"retention.ms": "2000"})
+    out["alter"] = code(admin.alter_configs([alter])[alter])
+    out["altered_config"] = admin.describe_configs([res])[res].result(timeout=10)["retention.ms"].value
+    broker = ConfigResource(ConfigResource.Type.BROKER, "1")
+    cfg = admin.describe_configs([broker])[broker].result(timeout=10)
+    out["broker_configs"] = {k: cfg[k].value for k in ("num.partitions", "log.retention.hours", "auto.create.topics.enable") if k in cfg}
+    out["delete"] = code(admin.delete_topics([topic], operation_timeout=10)[topic])
+    out["listed_after_delete"] = topic in admin.list_topics(timeout=10).topics
+    out["delete_missing"] = code(admin.delete_topics([topic + "-missing"], operation_timeout=10)[topic + "-missing"])
+    return out
 
 
 class Collect(logging.Handler):
@@ -102,6 +134,8 @@ def main():
 
     res = ConfigResource(ConfigResource.Type.TOPIC, topics[0])
     out["topic_configs"] = {name: e.value for name, e in admin.describe_configs([res])[res].result(timeout=10).items()}
+
+    out["admin"] = admin_round_trip(admin, "%s-admin" % prefix, topics[0])
 
     produced = []
     for codec, topic in zip(codecs, topics):
