@@ -2,7 +2,8 @@
 # Runs franz-go's own kgo integration tests against a real Gregor broker
 # (docs/compatibility.md lists which pass and which wait for which feature).
 # Tests skip what ApiVersions does not advertise; every test that runs must
-# pass. Usage: scripts/kgo-integration.sh [extra go test flags, e.g. -test.run X]
+# pass. Usage: scripts/kgo-integration.sh [extra test binary flags, e.g.
+# -test.run X]; GREGOR_KGO_LOG=FILE keeps the suite's verbose output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -47,6 +48,7 @@ set +e
   "$work/kgo.test" -test.v -test.timeout 15m ${skip:+-test.skip "$skip"} "$@") >"$work/kgo.log" 2>&1
 rc=$?
 set -e
+if [ -n "${GREGOR_KGO_LOG:-}" ]; then cp "$work/kgo.log" "$GREGOR_KGO_LOG"; fi
 pass=$(grep -c '^--- PASS' "$work/kgo.log" || true)
 fail=$(grep -c '^--- FAIL' "$work/kgo.log" || true)
 skipped=$(grep -c '^--- SKIP' "$work/kgo.log" || true)

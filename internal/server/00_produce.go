@@ -13,11 +13,13 @@ package server
 // and appended by the replica layer. acks=0 sends no response.
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/apierror"
 	"github.com/gregor-streaming/gregor/internal/record"
 )
 
@@ -44,6 +46,7 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewProduceResponseTopicPartition()
 				sp.Partition = rp.Partition
+				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
 				st.Partitions = append(st.Partitions, sp)
 			}
@@ -65,34 +68,70 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 			case !known:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				s.producePartition(topic.Name, rp, acks, &sp)
+				s.producePartition(topic.Name, rp, acks, req.Version, &sp)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
 	if acks == 0 {
+		// No response; a failure closes the connection, the only signal
+		// an acks=0 producer gets (as in Kafka).
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					return nil, errorf("acks=0 produce to partition %d failed with error code %d", p.Partition, p.ErrorCode)
+				}
+			}
+		}
 		return nil, nil
 	}
 	return resp, nil
 }
 
-func (s *Server) producePartition(topic string, rp kmsg.ProduceRequestTopicPartition, acks int16, sp *kmsg.ProduceResponseTopicPartition) {
+// checkProduceRecords applies Kafka's ProduceRequest.validateRecords and
+// the framing checks of its batch iterator to one partition's records:
+// exactly one whole batch of magic 2 (INVALID_RECORD otherwise), a length
+// field of at least 14 and a known magic (CORRUPT_MESSAGE otherwise), and
+// zstd only from Produce v7 (UNSUPPORTED_COMPRESSION_TYPE).
+func checkProduceRecords(b []byte, version int16) error {
+	const headerUpToMagic = 17 // baseOffset, length, leader epoch, magic
+	const minRecordOverhead = 14
+	noBatch := apierror.New(kerr.InvalidRecord, "Produce requests with version %d must have at least one record batch per partition", version)
+	if len(b) < headerUpToMagic {
+		return noBatch
+	}
+	length := int32(binary.BigEndian.Uint32(b[8:]))
+	if length < minRecordOverhead {
+		return apierror.New(kerr.CorruptMessage, "Record size %d is less than the minimum record overhead (%d)", length, minRecordOverhead)
+	}
+	if int64(len(b)) < int64(length)+record.LogOverhead {
+		return noBatch
+	}
+	magic := int8(b[16])
+	if magic < 0 || magic > 2 {
+		return apierror.New(kerr.CorruptMessage, "Invalid magic found in record: %d", magic)
+	}
+	if magic != 2 {
+		return apierror.New(kerr.InvalidRecord, "Produce requests with version %d are only allowed to contain record batches with magic version 2", version)
+	}
+	if int64(len(b)) > int64(length)+record.LogOverhead {
+		return apierror.New(kerr.InvalidRecord, "Produce requests with version %d are only allowed to contain exactly one record batch per partition", version)
+	}
+	if h, err := record.ParseHeader(b); err == nil && h.Codec() == record.CodecZstd && version < 7 {
+		return apierror.New(kerr.UnsupportedCompressionType, "Produce requests with version %d cannot use zstd compression (needs v7 or later)", version)
+	}
+	return nil
+}
+
+func (s *Server) producePartition(topic string, rp kmsg.ProduceRequestTopicPartition, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) {
 	p, err := s.deps.Replicas.Partition(topic, rp.Partition)
 	if err != nil {
 		sp.ErrorCode = codeOf(err)
 		return
 	}
-	// Kafka 4 (magic 2) allows exactly one batch per partition.
-	h, err := record.ParseHeader(rp.Records)
-	if err != nil || h.Size() != len(rp.Records) {
-		if err == nil && h.Size() < len(rp.Records) {
-			sp.ErrorCode = kerr.InvalidRecord.Code
-			msg := "Produce requests with version 3 or later are only allowed to contain exactly one record batch"
-			sp.ErrorMessage = &msg
-			return
-		}
-		sp.ErrorCode = kerr.CorruptMessage.Code
+	if err := checkProduceRecords(rp.Records, version); err != nil {
+		sp.ErrorCode, sp.ErrorMessage = codeOf(err), messageOf(err)
 		return
 	}
 	res, err := p.Append(rp.Records, acks)

@@ -196,6 +196,16 @@ func (e *duplicateLogError) Error() string {
 func (m *Manager) loadDir(d *logDir) error {
 	clean, epoch := readCleanShutdownFile(d.path)
 	d.hadCleanShutdown, d.brokerEpoch = clean, epoch
+	start := m.now()
+	if clean {
+		m.logger.Info("storage: clean shutdown file found, skipping recovery", "dir", d.path)
+	} else {
+		m.logger.Info("storage: no clean shutdown file, recovering logs from their recovery points", "dir", d.path)
+	}
+	loaded := 0
+	defer func() {
+		m.logger.Info("storage: loaded log dir", "dir", d.path, "logs", loaded, "took", m.now().Sub(start).Round(time.Millisecond))
+	}()
 	read := func(name string) (map[TopicPartition]int64, error) {
 		offsets, err := readOffsetCheckpoint(filepath.Join(d.path, name))
 		if IsCorruption(err) {
@@ -259,6 +269,7 @@ func (m *Manager) loadDir(d *logDir) error {
 		m.mu.Lock()
 		m.mu.logs[tp] = &managedLog{log: l, dir: d}
 		m.mu.Unlock()
+		loaded++
 	}
 	if clean {
 		if err := os.Remove(filepath.Join(d.path, CleanShutdownFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {

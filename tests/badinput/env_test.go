@@ -30,6 +30,14 @@ func newEnv(t *testing.T, opts ...kafkatest.Opt) *env {
 	return &env{t: t, c: c, adm: kadm.NewClient(cl)}
 }
 
+// sub returns e for use in the subtest t (failures must be reported on
+// the test whose goroutine runs).
+func (e *env) sub(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func (e *env) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	e.t.Cleanup(cancel)

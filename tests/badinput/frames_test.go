@@ -186,7 +186,7 @@ func TestUnsupportedMetadataVersion(t *testing.T) {
 func TestUnsupportedApiVersionsVersion(t *testing.T) {
 	e := newEnv(t)
 	e.withWitness(func(c *conn) {
-		for _, v := range []int16{math.MaxInt16, 100} {
+		for _, v := range []int16{math.MaxInt16, 100, -1} {
 			body := newApiVersions().AppendTo(nil)
 			if err := c.write(rawFrame(18, v, 42, true, body)); err != nil {
 				t.Fatal(err)
@@ -299,4 +299,30 @@ func TestGarbageBody(t *testing.T) {
 		})
 	}
 	e.expectEmpty("t")
+}
+
+// TestNullNonNullableArray: Kafka's generated readers refuse -1 as the
+// length of an array that is not nullable ("non-nullable field topicData
+// was serialized as null"), so the request cannot be parsed and the
+// connection is closed. Here: Produce v3 whose topics array is -1.
+func TestNullNonNullableArray(t *testing.T) {
+	e := newEnv(t)
+	e.withWitness(func(c *conn) {
+		skipKnownBug(t, "waiting for broker fix: a request with a null (-1) non-nullable array decodes (kmsg is lenient) and is answered, where Kafka closes the connection")
+		var body []byte
+		body = binary.BigEndian.AppendUint16(body, 0xffff)      // transactional_id: null
+		body = binary.BigEndian.AppendUint16(body, 1)           // acks
+		body = binary.BigEndian.AppendUint32(body, 1000)        // timeout_ms
+		body = binary.BigEndian.AppendUint32(body, 0xffff_ffff) // topics: -1
+		if err := c.write(rawFrame(0, 3, 1, false, body)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.readFrame()
+		if err == nil {
+			t.Fatal("a Produce whose topics array is null was answered; want the connection closed")
+		}
+		if !isClosed(err) {
+			t.Fatalf("want the connection closed, got %v", err)
+		}
+	})
 }

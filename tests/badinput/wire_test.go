@@ -177,9 +177,9 @@ func skipTags(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// expectClosed reads until the broker closes the connection. Responses
-// that arrive first are returned (a random frame may happen to be a valid
-// request). It fails the test if the connection stays open.
+// expectClosed reads until the broker closes the connection and returns
+// how many responses arrived first (a random frame may happen to be a
+// valid request). It fails the test if the connection stays open.
 func (c *conn) expectClosed() (responses int) {
 	c.t.Helper()
 	for {

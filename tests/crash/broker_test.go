@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -102,12 +103,7 @@ func (r *run) logLines() []string {
 // with a new log dir. It does not start it.
 func newBroker(t *testing.T) *broker {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	dir := t.TempDir()
 	b := &broker{t: t, logDir: filepath.Join(dir, "logs"), props: filepath.Join(dir, "server.properties"), addr: addr}
 	props := fmt.Sprintf("node.id=1\nprocess.roles=broker,controller\nlisteners=PLAINTEXT://%s\nlog.dirs=%s\n", addr, b.logDir)
@@ -124,6 +120,35 @@ func newBroker(t *testing.T) *broker {
 		}
 	})
 	return b
+}
+
+// freeAddr returns a free loopback address whose port lies below the
+// kernel's ephemeral range when it can: while the broker is down between
+// a kill and its restart, a port from the ephemeral range could be handed
+// to another process's connection (go test runs packages in parallel),
+// and the restart would fail to bind it.
+func freeAddr(t *testing.T) string {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &low)
+	}
+	for range 100 {
+		if low <= 12000 {
+			break
+		}
+		port := 10000 + rand.IntN(low-10000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return ln.Addr().String()
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	return ln.Addr().String()
 }
 
 func (b *broker) current() *run {

@@ -272,7 +272,7 @@ func produceLoop(abort context.Context, stop <-chan struct{}, cl *kgo.Client, g 
 		seq := tr.produce(g, p)
 		r := &kgo.Record{Topic: topic, Partition: p, Key: key(g, seq), Value: fmt.Appendf(nil, "%d:%d:%d", g, p, seq)}
 		cl.Produce(abort, r, func(r *kgo.Record, err error) { tr.done(g, p, seq, r.Offset, err) })
-		if i%200 == 199 {
+		if i%10 == 9 {
 			time.Sleep(5 * time.Millisecond) // ~2000 records/s per producer
 		}
 	}
