@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gregor-streaming/gregor/internal/uuid"
+
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/storage"
 )
@@ -92,7 +94,7 @@ func runStorage(ctx context.Context, env *Env, args []string) error {
 		if len(fs.Args()) > 0 {
 			return usagef("unrecognized arguments: '%s'", strings.Join(fs.Args(), " "))
 		}
-		fmt.Fprintln(env.Stdout, storage.FormatUUID(storage.NewUUID()))
+		fmt.Fprintln(env.Stdout, uuid.Format(uuid.New()))
 		return nil
 	case "info":
 		return storageInfo(env, args[1:])

@@ -3,6 +3,8 @@ package metadata
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
 // RecordType names the kind of a metadata Record, after Kafka's
@@ -51,7 +53,7 @@ type Record struct {
 type TopicID [16]byte
 
 // String formats the id as Kafka does: URL-safe base64 without padding.
-func (id TopicID) String() string { return formatUUID(id) }
+func (id TopicID) String() string { return uuid.Format(id) }
 
 // IsZero reports whether the id is Kafka's ZERO_UUID.
 func (id TopicID) IsZero() bool { return id == TopicID{} }
@@ -61,7 +63,7 @@ func (id TopicID) MarshalText() ([]byte, error) { return []byte(id.String()), ni
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (id *TopicID) UnmarshalText(b []byte) error {
-	v, err := parseUUID(string(b))
+	v, err := ParseTopicID(string(b))
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/uuid"
+
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/controller"
 	"github.com/gregor-streaming/gregor/internal/metadata"
@@ -216,7 +218,7 @@ func (n *Node) checkLogDirs() (string, error) {
 	}
 	if len(unformatted) > 0 {
 		if clusterID == "" {
-			clusterID = storage.FormatUUID(storage.NewUUID())
+			clusterID = uuid.Format(uuid.New())
 		}
 		for _, d := range unformatted {
 			if err := storage.FormatLogDir(d, clusterID, n.cfg.NodeID); err != nil {

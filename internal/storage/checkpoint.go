@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
 // Names of the files the Manager keeps in each log dir, and the ones a Log
@@ -160,7 +162,7 @@ func readPartitionMetadata(path string) (id [16]byte, ok bool, err error) {
 	if !okv || !okt || strings.TrimSpace(v) != "0" {
 		return id, false, bad
 	}
-	id, err = ParseUUID(strings.TrimSpace(t))
+	id, err = uuid.Parse(strings.TrimSpace(t))
 	if err != nil {
 		return id, false, MarkCorruption(fmt.Errorf("%s: %w", path, err))
 	}
@@ -168,7 +170,7 @@ func readPartitionMetadata(path string) (id [16]byte, ok bool, err error) {
 }
 
 func writePartitionMetadata(path string, id [16]byte) error {
-	return writeFileAtomic(path, []byte("version: 0\ntopic_id: "+FormatUUID(id)+"\n"))
+	return writeFileAtomic(path, []byte("version: 0\ntopic_id: "+uuid.Format(id)+"\n"))
 }
 
 // The clean shutdown marker holds, since KIP-966, the broker epoch as JSON

@@ -5,33 +5,35 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
 func TestUUIDText(t *testing.T) {
 	var zero [16]byte
-	if got := FormatUUID(zero); got != "AAAAAAAAAAAAAAAAAAAAAA" {
+	if got := uuid.Format(zero); got != "AAAAAAAAAAAAAAAAAAAAAA" {
 		t.Fatalf("zero uuid %q", got)
 	}
 	// A topic ID as Kafka prints it (kafka-topics --describe).
 	const s = "LxoZYmB_QRuILdGQYMONVw"
-	id, err := ParseUUID(s)
+	id, err := uuid.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if FormatUUID(id) != s {
-		t.Fatalf("round trip %q", FormatUUID(id))
+	if uuid.Format(id) != s {
+		t.Fatalf("round trip %q", uuid.Format(id))
 	}
-	if id2, err := ParseUUID(s + "=="); err != nil || id2 != id {
+	if id2, err := uuid.Parse(s + "=="); err != nil || id2 != id {
 		t.Fatalf("padded form: %v", err)
 	}
 	for _, bad := range []string{"", "abc", s + "A", "LxoZYmB/QRuILdGQYMONVw", s + "==="} {
-		if _, err := ParseUUID(bad); err == nil {
-			t.Errorf("ParseUUID(%q) succeeded", bad)
+		if _, err := uuid.Parse(bad); err == nil {
+			t.Errorf("uuid.Parse(%q) succeeded", bad)
 		}
 	}
 	for range 200 {
-		id := NewUUID()
-		txt := FormatUUID(id)
+		id := uuid.New()
+		txt := uuid.Format(id)
 		if len(txt) != 22 || strings.HasPrefix(txt, "-") || id[6]>>4 != 4 || id[8]>>6 != 2 {
 			t.Fatalf("NewUUID %x (%s)", id, txt)
 		}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
 // Flush fsyncs everything appended so far, index files and the partition
@@ -202,7 +204,7 @@ func (l *Log) Delete() error {
 // `<topic>-<partition>.<32 hex digits>-delete`, the topic shortened so the
 // name fits in 255 bytes.
 func deleteDirName(dirName string) string {
-	id := NewUUID()
+	id := uuid.New()
 	suffix := "." + hex.EncodeToString(id[:]) + "-delete"
 	prefix := dirName
 	if tp, ok := parseTopicPartition(dirName); ok {

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/uuid"
+
 	"github.com/gregor-streaming/gregor/internal/record"
 )
 
@@ -514,7 +516,7 @@ func (l *Log) WriteTopicID(id [16]byte) error {
 	}
 	if l.mu.hasTopicID {
 		if l.mu.topicID != id {
-			return fmt.Errorf("%w: log %s has topic id %s, not %s", ErrInconsistentTopicID, l.dir, FormatUUID(l.mu.topicID), FormatUUID(id))
+			return fmt.Errorf("%w: log %s has topic id %s, not %s", ErrInconsistentTopicID, l.dir, uuid.Format(l.mu.topicID), uuid.Format(id))
 		}
 		return nil
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/uuid"
+
 	"github.com/gregor-streaming/gregor/internal/record"
 )
 
@@ -861,7 +863,7 @@ func TestTopicIDAndDelete(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "my.topic-7")
 	l := openLog(t, dir, testConfig(), Options{})
-	id := NewUUID()
+	id := uuid.New()
 	if err := l.WriteTopicID(id); err != nil {
 		t.Fatal(err)
 	}
@@ -869,13 +871,13 @@ func TestTopicIDAndDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(data) != "version: 0\ntopic_id: "+FormatUUID(id)+"\n" {
+	if string(data) != "version: 0\ntopic_id: "+uuid.Format(id)+"\n" {
 		t.Fatalf("partition.metadata %q", data)
 	}
 	if err := l.WriteTopicID(id); err != nil {
 		t.Fatalf("same id again: %v", err)
 	}
-	wantErr(t, l.WriteTopicID(NewUUID()), ErrInconsistentTopicID)
+	wantErr(t, l.WriteTopicID(uuid.New()), ErrInconsistentTopicID)
 	mustAppend(t, l, simpleBatch(1, 0, 1), 0)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

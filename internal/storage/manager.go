@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
 // MetadataTopic is the KRaft metadata log's topic. Its partition dir lives
@@ -144,7 +146,7 @@ func OpenManager(dirs []string, opts ManagerOptions, configFor func(topic string
 		}
 		if meta.DirectoryID == "" {
 			meta.Version = 1
-			meta.DirectoryID = FormatUUID(NewUUID())
+			meta.DirectoryID = uuid.Format(uuid.New())
 			if err := WriteMetaProperties(path, meta); err != nil {
 				d.state.fail(err)
 				continue

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
 const testCluster = "MkU3OEVBNTcwNTJENDM2Qk"
@@ -47,7 +49,7 @@ func TestManagerLifecycle(t *testing.T) {
 	if _, ok := m.PreviousBrokerEpoch(); ok {
 		t.Fatal("previous broker epoch on a fresh dir")
 	}
-	id := NewUUID()
+	id := uuid.New()
 	var created []*Log
 	for p := range int32(4) {
 		l, err := m.GetOrCreate("orders", p, id, testConfig())
@@ -73,7 +75,7 @@ func TestManagerLifecycle(t *testing.T) {
 	if err != nil || again != created[0] {
 		t.Fatalf("GetOrCreate existing: %v", err)
 	}
-	_, err = m.GetOrCreate("orders", 0, NewUUID(), testConfig())
+	_, err = m.GetOrCreate("orders", 0, uuid.New(), testConfig())
 	wantErr(t, err, ErrInconsistentTopicID)
 	if _, err := m.GetOrCreate("../evil", 0, id, testConfig()); err == nil {
 		t.Fatal("bad topic name accepted")
@@ -208,7 +210,7 @@ func TestManagerLoadSkipsAndRemoves(t *testing.T) {
 func TestManagerUncleanOpenRecovers(t *testing.T) {
 	dirs := formatDirs(t, 1)
 	m := openManager(t, dirs, ManagerOptions{})
-	l, err := m.GetOrCreate("t", 0, NewUUID(), testConfig())
+	l, err := m.GetOrCreate("t", 0, uuid.New(), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +257,7 @@ func TestManagerBackgroundRetentionAndFlush(t *testing.T) {
 	cfg.SegmentBytes = int64(len(simpleBatch(1, 0, 10)))
 	cfg.RetentionBytes = 0
 	cfg.FlushMs = 0
-	l, err := m.GetOrCreate("r", 0, NewUUID(), cfg)
+	l, err := m.GetOrCreate("r", 0, uuid.New(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,9 +293,9 @@ func TestManagerDirFailureIsShared(t *testing.T) {
 	dirs := formatDirs(t, 2)
 	m := openManager(t, dirs, ManagerOptions{})
 	defer m.Close()
-	a, _ := m.GetOrCreate("x", 0, NewUUID(), testConfig())
-	b, _ := m.GetOrCreate("x", 1, NewUUID(), testConfig())
-	c, _ := m.GetOrCreate("x", 2, NewUUID(), testConfig())
+	a, _ := m.GetOrCreate("x", 0, uuid.New(), testConfig())
+	b, _ := m.GetOrCreate("x", 1, uuid.New(), testConfig())
+	c, _ := m.GetOrCreate("x", 2, uuid.New(), testConfig())
 	if filepath.Dir(a.Dir()) != filepath.Dir(c.Dir()) || filepath.Dir(a.Dir()) == filepath.Dir(b.Dir()) {
 		t.Fatal("unexpected placement")
 	}
@@ -316,7 +318,7 @@ func TestManagerDirFailureIsShared(t *testing.T) {
 		t.Fatalf("%d dirs offline", offline)
 	}
 	// New partitions go to the online dir.
-	n, err := m.GetOrCreate("x", 3, NewUUID(), testConfig())
+	n, err := m.GetOrCreate("x", 3, uuid.New(), testConfig())
 	if err != nil || filepath.Dir(n.Dir()) != filepath.Dir(b.Dir()) {
 		t.Fatalf("GetOrCreate with an offline dir: %v", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
 // MetaPropertiesFile is the name of the file that marks a formatted log dir.
@@ -72,7 +74,7 @@ func ReadMetaProperties(dir string) (MetaProperties, error) {
 	}
 	m.NodeID = int32(n)
 	if d, ok := props["directory.id"]; ok {
-		if _, err := ParseUUID(d); err != nil {
+		if _, err := uuid.Parse(d); err != nil {
 			return m, fmt.Errorf("storage: %s: bad directory.id: %w", path, err)
 		}
 		m.DirectoryID = d
@@ -139,7 +141,7 @@ func FormatLogDir(dir, clusterID string, nodeID int32) error {
 		Version:     1,
 		ClusterID:   clusterID,
 		NodeID:      nodeID,
-		DirectoryID: FormatUUID(NewUUID()),
+		DirectoryID: uuid.Format(uuid.New()),
 	})
 }
 
