@@ -1,7 +1,9 @@
 package server
 
-// Produce (key 0), versions 3-13 (Kafka 4.0 removed 0-2, KIP-896; still
-// advertised from v0, see produceAdvertisedMin).
+// Produce (key 0), versions 3-13. Kafka 4.0 removed v0-2 (KIP-896) but
+// still lists Produce from v0 in ApiVersions (KAFKA-18659), because
+// librdkafka compresses with gzip or snappy only when the broker lists
+// v0; requests at v0-2 are answered UNSUPPORTED_VERSION per partition.
 //
 //	v3: transactional_id; RecordBatch v2 only.   v5: log_start_offset.
 //	v8: record_errors and error_message (KIP-467).   v9: flexible.
@@ -23,13 +25,12 @@ import (
 	"github.com/gregor-streaming/gregor/internal/record"
 )
 
-// produceAdvertisedMin: Kafka 4 rejects Produce v0-2 but still lists
-// Produce from v0 in ApiVersions (KAFKA-18659), because librdkafka only
-// compresses with gzip or snappy when the broker lists Produce v0.
-var produceAdvertisedMin int16 = 0
+// produceMinVersion is the oldest Produce version served; older ones
+// are listed but refused (see the top of this file).
+const produceMinVersion = 3
 
 func init() {
-	register(handler{key: 0, min: 3, max: 13, advertisedMin: &produceAdvertisedMin, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+	register(handler{key: 0, min: 0, max: 13, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
 		return s.handleProduce(c, r.(*kmsg.ProduceRequest))
 	}})
 }
@@ -38,8 +39,14 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	im := s.image()
 	acks := req.Acks
-	if acks != 0 && acks != 1 && acks != -1 {
-		// INVALID_REQUIRED_ACKS for every partition.
+	failAll := int16(0)
+	switch {
+	case req.Version < produceMinVersion:
+		failAll = kerr.UnsupportedVersion.Code
+	case acks != 0 && acks != 1 && acks != -1:
+		failAll = kerr.InvalidRequiredAcks.Code
+	}
+	if failAll != 0 {
 		for _, rt := range req.Topics {
 			st := kmsg.NewProduceResponseTopic()
 			st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -47,10 +54,13 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 				sp := kmsg.NewProduceResponseTopicPartition()
 				sp.Partition = rp.Partition
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+				sp.ErrorCode = failAll
 				st.Partitions = append(st.Partitions, sp)
 			}
 			resp.Topics = append(resp.Topics, st)
+		}
+		if acks == 0 {
+			return nil, errorf("acks=0 produce refused with error code %d", failAll)
 		}
 		return resp, nil
 	}

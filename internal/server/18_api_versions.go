@@ -40,9 +40,6 @@ func (s *Server) apiKeys() []kmsg.ApiVersionsResponseApiKey {
 	for _, h := range handlers {
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = h.key, h.min, h.max
-		if h.advertisedMin != nil {
-			k.MinVersion = *h.advertisedMin
-		}
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].ApiKey < keys[j].ApiKey })

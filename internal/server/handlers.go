@@ -9,9 +9,6 @@ import (
 // handler serves one API key at versions min..max.
 type handler struct {
 	key, min, max int16
-	// advertisedMin, when set, is the minimum version ApiVersions lists
-	// instead of min (see 00_produce.go).
-	advertisedMin *int16
 	// fn answers req. It returns a nil response to send none (acks=0),
 	// and an error only when the connection must close.
 	fn func(s *Server, c *conn, req kmsg.Request) (kmsg.Response, error)
