@@ -140,7 +140,7 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 	isolation := req.IsolationLevel
 
 	// Long poll: read; if not enough, wait for an append or the deadline.
-	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	deadline := s.cfg.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var waiter *replica.Waiter
 	defer func() {
 		if waiter != nil {
@@ -149,7 +149,7 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 	}()
 	for {
 		results, total, anyErr := s.readFetch(parts, maxBytes, isolation)
-		if total >= int(req.MinBytes) || anyErr || req.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || len(watch) == 0 {
+		if total >= int(req.MinBytes) || anyErr || req.MaxWaitMillis <= 0 || !s.cfg.Now().Before(deadline) || len(watch) == 0 {
 			s.fillFetchResponse(resp, req, parts, results, full)
 			return resp
 		}
@@ -159,7 +159,7 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 			waiter = s.deps.Replicas.Watch(watch)
 			continue
 		}
-		t := time.NewTimer(time.Until(deadline))
+		t := time.NewTimer(deadline.Sub(s.cfg.Now()))
 		select {
 		case <-waiter.C:
 		case <-t.C:
