@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the third-party clients the tests drive: kcat (librdkafka),
-# python3-confluent-kafka and python3-kafka from Debian, kafkajs from npm.
+# python3-confluent-kafka and python3-kafka from Debian, with the modules
+# kafka-python needs for snappy, lz4 and zstd (python3-snappy, python3-lz4,
+# python3-zstandard), and kafkajs from npm.
 # Needs root (CI runs as root). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +10,9 @@ need=()
 command -v kcat >/dev/null || need+=(kcat)
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || need+=(python3-kafka)
+/usr/bin/python3 -c 'import snappy' 2>/dev/null || need+=(python3-snappy)
+/usr/bin/python3 -c 'import lz4' 2>/dev/null || need+=(python3-lz4)
+/usr/bin/python3 -c 'import zstandard' 2>/dev/null || need+=(python3-zstandard)
 if [ ${#need[@]} -gt 0 ]; then
   echo "apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -2,13 +2,14 @@
 
     /usr/bin/python3 kafka_python_compat.py BROKER PREFIX N CODECS DEADLINE_S
 
-For each codec in the comma-separated CODECS ("none" or one kafka-python
-supports) it creates the topic PREFIX-CODEC (3 partitions) with the
+For each codec in the comma-separated CODECS ("none", "gzip", "snappy",
+"lz4" or "zstd"; the last three need python3-snappy, python3-lz4 and
+python3-zstandard) it creates the topic PREFIX-CODEC (3 partitions) with the
 KafkaAdminClient, produces N records with keys and headers, then reads
 every partition of every topic from the beginning with one KafkaConsumer
 with group_id=None and assign (Gregor has no consumer groups yet). It
 prints one JSON object on stdout; keys, values and header values are
-base64 (null stays null). compat_test.go checks it.
+base64 (null stays null). python_test.go checks it.
 
 The consume loop stops when every partition's position has reached its end
 offset or DEADLINE_S passes; then it polls a few more times, when there is
