@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/protocol"
+	"github.com/gregor-streaming/gregor/internal/storage"
 )
 
 // conn is one client connection. serve runs the read-handle loop on the
@@ -89,7 +91,9 @@ func (c *conn) serve() {
 func (c *conn) writeLoop(out <-chan []byte) {
 	w := bufio.NewWriterSize(c.nc, 64<<10)
 	for b := range out {
-		if _, err := w.Write(b); err != nil {
+		_, err := w.Write(b)
+		putFrame(b) // bufio has copied b or written it through
+		if err != nil {
 			c.nc.Close()
 			for range out {
 			}
@@ -146,10 +150,76 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 	resp.SetVersion(hdr.APIVersion)
 	// ApiVersions responses always use header v0 (KIP-511).
 	flexible := req.IsFlexible() && hdr.APIKey != apiVersionsKey
-	b := protocol.AppendResponseHeader(make([]byte, 0, 256), hdr.CorrelationID, flexible)
+	b := protocol.AppendResponseHeader(getFrame(responseSizeHint(resp)), hdr.CorrelationID, flexible)
 	b = resp.AppendTo(b)
 	protocol.FinishFrame(b, 0)
+	releaseResponse(resp)
 	return b, nil
+}
+
+// releaseResponse gives back the buffers a response borrowed once it has
+// been encoded: the record data a fetch read from the logs.
+func releaseResponse(resp kmsg.Response) {
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return
+	}
+	for i := range fr.Topics {
+		for j := range fr.Topics[i].Partitions {
+			p := &fr.Topics[i].Partitions[j]
+			storage.ReleaseReadData(p.RecordBatches)
+			p.RecordBatches = nil
+		}
+	}
+}
+
+// Response frames are pooled: a fetch response holds megabytes of record
+// batches, and allocating (and zeroing, and growing) a buffer per response
+// would dominate the fetch path. A frame goes back to the pool once the
+// writer has written it.
+var framePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledFrame bounds what the pool keeps, so one huge response does not
+// pin its buffer.
+const maxPooledFrame = 64 << 20
+
+func getFrame(size int) []byte {
+	bp := framePool.Get().(*[]byte)
+	b := *bp
+	*bp = nil
+	framePool.Put(bp)
+	if cap(b) < size {
+		return make([]byte, 0, size)
+	}
+	return b[:0]
+}
+
+func putFrame(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledFrame {
+		return
+	}
+	bp := framePool.Get().(*[]byte)
+	*bp = b[:0]
+	framePool.Put(bp)
+}
+
+// responseSizeHint estimates the encoded size of resp, so its frame is
+// allocated once: the record bytes of a fetch response plus room for the
+// rest.
+func responseSizeHint(resp kmsg.Response) int {
+	const base = 512
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return base
+	}
+	n := base
+	for i := range fr.Topics {
+		n += 64 + len(fr.Topics[i].Topic)
+		for j := range fr.Topics[i].Partitions {
+			n += 64 + len(fr.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	return n
 }
 
 type requestError struct{ msg string }

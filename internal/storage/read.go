@@ -9,8 +9,8 @@ import (
 	"github.com/gregor-streaming/gregor/internal/record"
 )
 
-// ReadInfo is the result of a Read. Data is freshly allocated and owned by
-// the caller.
+// ReadInfo is the result of a Read. Data is owned by the caller, who may
+// give it back with ReleaseReadData when done with it.
 type ReadInfo struct {
 	Data           []byte // whole batches as stored; empty if none qualify
 	LogStartOffset int64
@@ -102,7 +102,7 @@ func (s *segment) read(pos, end, offset int64, maxBytes int, maxOffset int64, mi
 	// One read usually covers the index gap (< index.interval.bytes), and
 	// maxBytes of batches.
 	first := int64(slack) + int64(max(maxBytes, 0)) + record.HeaderSize
-	w := window{r: s.file, end: end, chunk: int(min(first, end-pos))}
+	w := window{r: s.file, end: end, chunk: int(min(first, end-pos)), pooled: true}
 	bad := func(p int64, err error) error {
 		return MarkCorruption(fmt.Errorf("segment %d at byte %d: %w", s.base, p, err))
 	}
@@ -156,15 +156,20 @@ func (s *segment) read(pos, end, offset int64, maxBytes int, maxOffset int64, mi
 		q += size
 	}
 	if q == start {
+		w.release()
 		return nil, true, nil
 	}
 	data, err := w.at(start, int(q-start))
 	if err != nil {
+		w.release()
 		return nil, true, err
 	}
-	if cap(w.buf) > 2*len(data)+8192 {
-		// Do not pin a buffer much larger than the data returned.
-		data = append([]byte(nil), data...)
+	if start != w.bufPos || cap(w.buf) > 2*len(data)+8192 {
+		// Return a buffer that starts at the data (so the caller can
+		// release it) and is not much larger than it.
+		out := append(getReadBuf(len(data))[:0], data...)
+		w.release()
+		return out, true, nil
 	}
 	return data, true, nil
 }

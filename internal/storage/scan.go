@@ -4,9 +4,43 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"sync"
 
 	"github.com/gregor-streaming/gregor/internal/record"
 )
+
+// Read buffers are pooled: a fetch reads up to partition_max_bytes per
+// partition, and allocating and zeroing that much per fetch would make the
+// garbage collector the fetch path's main cost. Buffers are bucketed by
+// power-of-two capacity.
+var readBufPools [28]sync.Pool // capacities 1<<0 .. 1<<27 (128 MiB)
+
+func readBufClass(n int) int { return bits.Len(uint(n - 1)) }
+
+func getReadBuf(n int) []byte {
+	c := readBufClass(n)
+	if c >= len(readBufPools) {
+		return make([]byte, n)
+	}
+	if bp, ok := readBufPools[c].Get().(*[]byte); ok {
+		return (*bp)[:n]
+	}
+	return make([]byte, n, 1<<c)
+}
+
+// ReleaseReadData gives the Data of a ReadInfo back to the read-buffer
+// pool once the caller is done with it (for example after copying it into
+// a response). The caller must not use b, or any slice of it, afterwards.
+// Calling it is optional; data not released is garbage collected.
+func ReleaseReadData(b []byte) {
+	c := cap(b)
+	if c == 0 || c&(c-1) != 0 || readBufClass(c) >= len(readBufPools) {
+		return // not from the pool, or a sub-slice that lost its start
+	}
+	b = b[:0]
+	readBufPools[readBufClass(c)].Put(&b)
+}
 
 // errTorn reports a batch that runs past the end of the file: the tail of a
 // write cut short by a crash.
@@ -21,6 +55,18 @@ type window struct {
 
 	buf    []byte
 	bufPos int64 // file position of buf[0]
+	// pooled makes refills take buffers from the read-buffer pool (see
+	// ReleaseReadData); a refill then returns the previous buffer.
+	pooled bool
+}
+
+// release gives a pooled window's buffer back; the window must not be used
+// to return data afterwards.
+func (w *window) release() {
+	if w.pooled && w.buf != nil {
+		ReleaseReadData(w.buf)
+	}
+	w.buf = nil
 }
 
 // at returns the n bytes at file position pos. The slice aliases the
@@ -35,7 +81,16 @@ func (w *window) at(pos int64, n int) ([]byte, error) {
 	}
 	size := int64(max(n, w.chunk))
 	size = min(size, w.end-pos)
-	buf := make([]byte, size)
+	var buf []byte
+	if w.pooled {
+		if w.buf != nil {
+			ReleaseReadData(w.buf)
+			w.buf = nil
+		}
+		buf = getReadBuf(int(size))
+	} else {
+		buf = make([]byte, size)
+	}
 	m, err := w.r.ReadAt(buf, pos)
 	if m < n {
 		if err == nil || err == io.EOF {
