@@ -22,7 +22,7 @@ step "go vet"
 go vet ./...
 
 step "go test (race, invariants)"
-go test -race -count=1 -timeout 20m ./... 2>&1 | tee /tmp/gregor-go-test.log
+go test -race -tags invariants -count=1 -timeout 20m ./...
 
 if [ "${GREGOR_TEST_SHORT:-}" != 1 ]; then
   step "franz-go kgo integration suite against gregor"

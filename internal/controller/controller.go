@@ -21,6 +21,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gregor-streaming/gregor/internal/invariants"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
 
@@ -105,7 +106,8 @@ func (c *Controller) commitLocked(recs []metadata.Record) error {
 	cur := c.image.Load()
 	next, err := cur.Apply(recs)
 	if err != nil {
-		return fmt.Errorf("controller: bad plan: %w", err)
+		// The plan functions check everything Apply checks: this is a bug.
+		return invariants.AssertionFailedf("controller: planned records do not apply: %v", err)
 	}
 	if err := c.journal.Append(recs); err != nil {
 		return fmt.Errorf("controller: commit: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/gregor-streaming/gregor/internal/apierror"
+	"github.com/gregor-streaming/gregor/internal/invariants"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/record"
 	"github.com/gregor-streaming/gregor/internal/storage"
@@ -94,7 +95,13 @@ func (p *Partition) Log() *storage.Log { return p.log }
 func (p *Partition) maybeAdvanceHighWatermark() {
 	st := p.state.Load()
 	if st.isLeader && len(st.isr) == 1 && st.isr[0] == st.leader {
-		p.log.SetHighWatermark(p.log.LogEndOffset())
+		leo, hw := p.log.LogEndOffset(), p.log.HighWatermark()
+		if leo < hw {
+			// The high watermark never moves backwards on the leader.
+			_ = invariants.AssertionFailedf("replica: %s-%d log end offset %d below high watermark %d", p.Topic, p.Index, leo, hw)
+			return
+		}
+		p.log.SetHighWatermark(leo)
 	}
 }
 
