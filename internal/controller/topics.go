@@ -149,7 +149,7 @@ func (c *Controller) planCreateTopic(im *metadata.Image, t CreateTopic, pending 
 			if p < 0 || int(p) >= len(t.Assignments) {
 				return nil, res, apierror.New(kerr.InvalidReplicaAssignment, "Partitions should be a consecutive 0-based integer sequence")
 			}
-			if err := c.checkReplicas(replicas); err != nil {
+			if err := c.checkReplicas(im, replicas); err != nil {
 				return nil, res, err
 			}
 			assignment[p] = slices.Clone(replicas)
@@ -175,13 +175,10 @@ func (c *Controller) planCreateTopic(im *metadata.Image, t CreateTopic, pending 
 		if rf <= 0 {
 			return nil, res, apierror.New(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
 		}
-		brokers := c.brokers()
-		if int(rf) > len(brokers) {
-			return nil, res, apierror.New(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
-		}
-		assignment = make([][]int32, n)
-		for p := range assignment {
-			assignment[p] = placeReplicas(brokers, int(rf), p)
+		var err error
+		assignment, err = Place(usableBrokers(im, c.cfg.NodeID), PlacementSpec{NumPartitions: n, ReplicationFactor: rf}, placementSeed(t.Name))
+		if err != nil {
+			return nil, res, replicationError(int(rf), err)
 		}
 	}
 
@@ -198,14 +195,14 @@ func (c *Controller) planCreateTopic(im *metadata.Image, t CreateTopic, pending 
 		recs = append(recs, metadata.Record{Type: metadata.TypeConfig, ResourceType: metadata.ResourceTopic, ResourceName: t.Name, Name: k, Value: &v})
 	}
 	for p, replicas := range assignment {
-		recs = append(recs, metadata.Record{
-			Type:      metadata.TypePartition,
-			TopicID:   id,
-			Partition: int32(p),
-			Replicas:  replicas,
-			ISR:       slices.Clone(replicas),
-			Leader:    replicas[0],
-		})
+		rec, ok := newPartitionRecord(im, c.cfg.NodeID, id, int32(p), replicas)
+		if !ok {
+			if len(t.Assignments) > 0 {
+				return nil, res, apierror.New(kerr.InvalidReplicaAssignment, "All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.", p)
+			}
+			return nil, res, apierror.New(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): All brokers are currently fenced or in controlled shutdown.", len(replicas))
+		}
+		recs = append(recs, rec)
 	}
 	res.ID = id
 	res.NumPartitions = int32(len(assignment))
@@ -214,35 +211,21 @@ func (c *Controller) planCreateTopic(im *metadata.Image, t CreateTopic, pending 
 	return recs, res, nil
 }
 
-// brokers returns the ids of the registered, unfenced brokers.
-func (c *Controller) brokers() []int32 { return []int32{c.cfg.NodeID} }
-
-func (c *Controller) checkReplicas(replicas []int32) error {
+func (c *Controller) checkReplicas(im *metadata.Image, replicas []int32) error {
 	if len(replicas) == 0 {
 		return apierror.New(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with no replicas.")
 	}
-	brokers := c.brokers()
 	seen := map[int32]bool{}
 	for _, r := range replicas {
 		if seen[r] {
 			return apierror.New(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", r)
 		}
 		seen[r] = true
-		if !slices.Contains(brokers, r) {
+		if !registered(im, c.cfg.NodeID, r) {
 			return apierror.New(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", r)
 		}
 	}
 	return nil
-}
-
-// placeReplicas spreads replicas round-robin over brokers, starting at a
-// different broker for each partition.
-func placeReplicas(brokers []int32, rf, partition int) []int32 {
-	out := make([]int32, rf)
-	for i := range out {
-		out[i] = brokers[(partition+i)%len(brokers)]
-	}
-	return out
 }
 
 // DeleteTopic names a topic to delete by name or, when Name is empty, by ID.
@@ -326,12 +309,20 @@ func (c *Controller) CreatePartitions(topic string, count int32, assignments [][
 		return apierror.New(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", add, len(assignments))
 	}
 	rf := len(t.Partitions[0].Replicas)
+	var placed [][]int32
+	if assignments == nil {
+		var err error
+		placed, err = Place(usableBrokers(im, c.cfg.NodeID), PlacementSpec{StartPartition: cur, NumPartitions: int32(add), ReplicationFactor: int16(rf)}, placementSeed(topic))
+		if err != nil {
+			return replicationError(rf, err)
+		}
+	}
 	var recs []metadata.Record
 	for i := range add {
 		p := int(cur) + i
 		var replicas []int32
 		if assignments != nil {
-			if err := c.checkReplicas(assignments[i]); err != nil {
+			if err := c.checkReplicas(im, assignments[i]); err != nil {
 				return err
 			}
 			if len(assignments[i]) != rf {
@@ -339,16 +330,16 @@ func (c *Controller) CreatePartitions(topic string, count int32, assignments [][
 			}
 			replicas = slices.Clone(assignments[i])
 		} else {
-			brokers := c.brokers()
-			if rf > len(brokers) {
-				return apierror.New(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(brokers))
-			}
-			replicas = placeReplicas(brokers, rf, p)
+			replicas = placed[i]
 		}
-		recs = append(recs, metadata.Record{
-			Type: metadata.TypePartition, TopicID: t.ID, Partition: int32(p),
-			Replicas: replicas, ISR: slices.Clone(replicas), Leader: replicas[0],
-		})
+		rec, ok := newPartitionRecord(im, c.cfg.NodeID, t.ID, int32(p), replicas)
+		if !ok {
+			if assignments != nil {
+				return apierror.New(kerr.InvalidReplicaAssignment, "All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.", p)
+			}
+			return apierror.New(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): All brokers are currently fenced or in controlled shutdown.", rf)
+		}
+		recs = append(recs, rec)
 	}
 	if validateOnly {
 		return nil

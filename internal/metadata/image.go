@@ -17,6 +17,9 @@ type Image struct {
 	topicsByID map[TopicID]*Topic
 	// configs maps a resource to its explicitly set configs.
 	configs map[ConfigResource]map[string]string
+	// brokers maps a broker id to its registration (brokers.go); nil
+	// until the first registration.
+	brokers map[int32]*Broker
 }
 
 // ConfigResource names a config resource (a topic, or a broker; the empty
@@ -41,6 +44,10 @@ type Partition struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas are set while a reassignment
+	// is in progress (partition.go); both are nil otherwise.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
 }
 
 // Empty is the image before any record.
@@ -90,6 +97,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		topics:     maps.Clone(im.topics),
 		topicsByID: maps.Clone(im.topicsByID),
 		configs:    maps.Clone(im.configs),
+		brokers:    maps.Clone(im.brokers),
 	}
 	// Topics touched by this batch are copied once, then edited in place.
 	copied := map[TopicID]bool{}
@@ -127,11 +135,13 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 				return nil, fmt.Errorf("metadata: record %d: partition %d of %q out of order", i, r.Partition, t.Name)
 			}
 			t.Partitions = append(t.Partitions, Partition{
-				Replicas:       r.Replicas,
-				ISR:            r.ISR,
-				Leader:         r.Leader,
-				LeaderEpoch:    r.LeaderEpoch,
-				PartitionEpoch: r.PartitionEpoch,
+				Replicas:         r.Replicas,
+				ISR:              r.ISR,
+				Leader:           r.Leader,
+				LeaderEpoch:      r.LeaderEpoch,
+				PartitionEpoch:   r.PartitionEpoch,
+				AddingReplicas:   nilIfEmpty(r.AddingReplicas),
+				RemovingReplicas: nilIfEmpty(r.RemovingReplicas),
 			})
 		case TypePartitionChg:
 			t, err := own(r.TopicID)
@@ -142,15 +152,10 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 				return nil, fmt.Errorf("metadata: record %d: no partition %d in %q", i, r.Partition, t.Name)
 			}
 			p := &t.Partitions[r.Partition]
-			if r.Replicas != nil {
-				p.Replicas = r.Replicas
+			if r.PartitionEpoch != p.PartitionEpoch+1 {
+				return nil, fmt.Errorf("metadata: record %d: change of %s-%d to partition epoch %d, want %d", i, t.Name, r.Partition, r.PartitionEpoch, p.PartitionEpoch+1)
 			}
-			if r.ISR != nil {
-				p.ISR = r.ISR
-			}
-			p.Leader = r.Leader
-			p.LeaderEpoch = r.LeaderEpoch
-			p.PartitionEpoch = r.PartitionEpoch
+			*p = p.Merge(r)
 		case TypeRemoveTopic:
 			t, ok := next.topicsByID[r.TopicID]
 			if !ok {
@@ -174,6 +179,10 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 				delete(next.configs, res)
 			} else {
 				next.configs[res] = m
+			}
+		case TypeRegisterBroker, TypeUnregisterBroker, TypeBrokerRegistrationChange:
+			if err := next.applyBroker(r); err != nil {
+				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
 			}
 		default:
 			return nil, fmt.Errorf("metadata: record %d: unknown type %q", i, r.Type)

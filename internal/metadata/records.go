@@ -41,6 +41,15 @@ type Record struct {
 	Leader         int32   `json:"leader,omitempty"`
 	LeaderEpoch    int32   `json:"leaderEpoch,omitempty"`
 	PartitionEpoch int32   `json:"partitionEpoch,omitempty"`
+	// AddingReplicas and RemovingReplicas track a reassignment (KIP-455).
+	// In a PartitionChangeRecord nil leaves them unchanged and an empty,
+	// non-nil slice clears them (omitzero keeps the two apart in JSON).
+	AddingReplicas   []int32 `json:"addingReplicas,omitzero"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitzero"`
+
+	// RegisterBrokerRecord, UnregisterBrokerRecord and
+	// BrokerRegistrationChangeRecord (brokers.go).
+	Broker *BrokerRecord `json:"broker,omitempty"`
 
 	// ConfigRecord. A nil Value removes the config.
 	ResourceType int8    `json:"resourceType,omitempty"`
