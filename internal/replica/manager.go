@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -29,13 +30,41 @@ type TopicConfig struct {
 	CompressionType string
 }
 
-// Config configures a Manager.
+// Config configures a Manager. The fields after Now are for replication;
+// their zero values give a node that leads every partition alone.
 type Config struct {
 	NodeID int32
 	// TopicConfig returns the effective config of a topic in an image.
 	TopicConfig func(im *metadata.Image, topic string) TopicConfig
 	Logger      *slog.Logger
 	Now         func() time.Time
+
+	// AfterFunc runs f once after d unless stopped, as time.AfterFunc
+	// (the default); it times out acks=all produces and runs the ISR
+	// expiration task, so tests can pass a fake clock.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// ReplicaLagTimeMaxMs is replica.lag.time.max.ms: a follower that has
+	// not caught up with the leader for this long leaves the ISR
+	// (default 30000).
+	ReplicaLagTimeMaxMs int64
+	// BrokerEpoch returns this broker's epoch (its registration's); sent
+	// in follower fetches (KIP-903) and AlterPartition. nil: this node's
+	// registration in the last image applied, -1 if none.
+	BrokerEpoch func() int64
+	// Brokers looks up another broker: its epoch and whether it is fenced
+	// or in controlled shutdown; ok is false for an unregistered broker.
+	// Only registered, unfenced brokers not shutting down, fetching with
+	// their current epoch, join an ISR. nil: the registrations of the last
+	// image applied; while it has none, every broker counts as eligible.
+	Brokers func(id int32) (info BrokerInfo, ok bool)
+	// AlterPartition receives the ISR changes this node proposes as a
+	// leader. It must hand them off without blocking and without
+	// answering synchronously; the answer comes back through
+	// HandleAlterPartitionResponse (or as a metadata image). nil: changes
+	// are never sent and an ISR change waits for metadata.
+	AlterPartition func(*AlterPartitionRequest)
+	// Fetch configures the follower fetchers; a nil Fetch.Dial runs none.
+	Fetch FetcherConfig
 }
 
 // TopicPartition names a partition.
@@ -44,21 +73,40 @@ type TopicPartition = storage.TopicPartition
 // Manager is the set of partitions hosted on this node. Safe for
 // concurrent use.
 type Manager struct {
-	cfg  Config
-	logs *storage.Manager
+	cfg       Config
+	logs      *storage.Manager
+	env       *partitionEnv
+	purgatory *Purgatory
+	fetchers  *fetcherManager // nil without Config.Fetch.Dial
+	// manualFetch leaves fetchers without goroutines (tests drive them).
+	manualFetch bool
+	// image is the last image applied, for broker lookups.
+	image atomic.Pointer[metadata.Image]
 
 	mu struct {
 		sync.RWMutex
 		partitions map[TopicPartition]*Partition
+		started    bool
+		closed     bool
+		stopISR    func() bool // stops the ISR expiration timer
 	}
 }
 
-// Errors answered to clients.
+// Errors. The apierror ones are answered to clients; the others are
+// returned by the package's methods or used inside it.
 var (
 	errUnknownTopicOrPartition = apierror.New(kerr.UnknownTopicOrPartition, "This server does not host this topic-partition.")
+
+	// ErrClosed completes produces still waiting when the Manager closes.
+	ErrClosed = errors.New("replica: closed")
+
+	errNotFollower      = errors.New("replica: no longer a follower at this leader epoch")
+	errOffsetMismatch   = errors.New("replica: fetch offset does not match the log end offset")
+	errStaleBrokerEpoch = errors.New("replica: fetch from a stale broker epoch")
 )
 
-// New returns a Manager over logs. Call ApplyImage before serving.
+// New returns a Manager over logs. Call ApplyImage before serving, Start
+// to run the ISR expiration task, and Close when done.
 func New(cfg Config, logs *storage.Manager) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -66,9 +114,124 @@ func New(cfg Config, logs *storage.Manager) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Manager{cfg: cfg, logs: logs}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	if cfg.ReplicaLagTimeMaxMs <= 0 {
+		cfg.ReplicaLagTimeMaxMs = defaultReplicaLagTimeMaxMs
+	}
+	m := &Manager{cfg: cfg, logs: logs, purgatory: newPurgatory(cfg.AfterFunc)}
+	if cfg.Brokers == nil {
+		cfg.Brokers = m.imageBroker
+	}
+	if cfg.BrokerEpoch == nil {
+		cfg.BrokerEpoch = func() int64 {
+			if b, ok := m.imageBroker(cfg.NodeID); ok {
+				return b.Epoch
+			}
+			return -1
+		}
+	}
+	m.cfg = cfg
+	m.env = &partitionEnv{
+		self:           cfg.NodeID,
+		now:            cfg.Now,
+		logger:         cfg.Logger,
+		lagTimeMaxMs:   cfg.ReplicaLagTimeMaxMs,
+		brokers:        cfg.Brokers,
+		brokerEpoch:    cfg.BrokerEpoch,
+		alterPartition: cfg.AlterPartition,
+		purgatory:      m.purgatory,
+	}
+	if cfg.Fetch.Dial != nil {
+		m.fetchers = newFetcherManager(cfg.Fetch, cfg.NodeID, cfg.BrokerEpoch, cfg.Now, cfg.Logger)
+	}
 	m.mu.partitions = map[TopicPartition]*Partition{}
 	return m
+}
+
+// imageBroker looks broker id up in the last image applied. While the
+// image has no registrations (a single node, or brokers not registered
+// yet) every broker is eligible with an unknown epoch (-1).
+func (m *Manager) imageBroker(id int32) (BrokerInfo, bool) {
+	im := m.image.Load()
+	if im == nil || im.NumBrokers() == 0 {
+		return BrokerInfo{Epoch: -1}, true
+	}
+	b, ok := im.Broker(id)
+	if !ok {
+		return BrokerInfo{}, false
+	}
+	return BrokerInfo{Epoch: b.Epoch, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown}, true
+}
+
+// Purgatory returns the purgatory where acks=all produces wait.
+func (m *Manager) Purgatory() *Purgatory { return m.purgatory }
+
+// Start starts the ISR expiration task (Kafka's "isr-expiration"): every
+// replica.lag.time.max.ms / 2 each led partition drops the followers that
+// have fallen behind (MaybeShrinkISRs). Fetchers start as partitions
+// become followers, whether or not Start was called.
+func (m *Manager) Start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mu.started || m.mu.closed {
+		return
+	}
+	m.mu.started = true
+	m.scheduleISRExpirationLocked()
+}
+
+func (m *Manager) scheduleISRExpirationLocked() {
+	period := time.Duration(m.cfg.ReplicaLagTimeMaxMs/2) * time.Millisecond
+	m.mu.stopISR = m.cfg.AfterFunc(period, func() {
+		m.MaybeShrinkISRs()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !m.mu.closed {
+			m.scheduleISRExpirationLocked()
+		}
+	})
+}
+
+// MaybeShrinkISRs proposes, for every partition this node leads, removing
+// the followers that have not caught up within replica.lag.time.max.ms
+// from the ISR (an AlterPartitionRequest to Config.AlterPartition).
+func (m *Manager) MaybeShrinkISRs() {
+	for _, p := range m.Partitions() {
+		p.maybeShrinkISR()
+	}
+}
+
+// HandleAlterPartitionResponse applies the controller's answer to req,
+// an AlterPartition request this Manager handed to Config.AlterPartition.
+// A retriable failure hands req to Config.AlterPartition again.
+func (m *Manager) HandleAlterPartitionResponse(req *AlterPartitionRequest, res AlterPartitionResult) {
+	m.mu.RLock()
+	p, ok := m.mu.partitions[TopicPartition{Topic: req.Topic, Partition: req.Partition}]
+	m.mu.RUnlock()
+	if ok && p.TopicID == req.TopicID {
+		p.handleAlterPartitionResponse(req, res)
+	}
+}
+
+// Close stops the fetchers and the ISR expiration task, and completes
+// the produces still waiting with ErrClosed. It does not close the logs.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.mu.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.mu.closed = true
+	if m.mu.stopISR != nil {
+		m.mu.stopISR()
+	}
+	m.mu.Unlock()
+	if m.fetchers != nil {
+		m.fetchers.close()
+	}
+	m.purgatory.Close()
 }
 
 // Partition returns a hosted partition.
@@ -83,14 +246,22 @@ func (m *Manager) Partition(topic string, partition int32) (*Partition, error) {
 }
 
 // ApplyImage makes the hosted partitions match im: it opens logs for new
-// partitions this node replicates, sets leader epochs and configs, and
-// deletes the logs of partitions no longer in the image (or whose topic
-// was recreated under a new id).
+// partitions this node replicates, makes this node leader or follower of
+// each at the image's leader epoch (starting and stopping fetchers), sets
+// configs, and deletes the logs of partitions no longer in the image (or
+// whose topic was recreated under a new id).
 func (m *Manager) ApplyImage(im *metadata.Image) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.image.Store(im)
 	var errs []error
 	want := map[TopicPartition]bool{}
+	type change struct {
+		p   *Partition
+		reg metadata.Partition
+		tc  TopicConfig
+	}
+	var changes []change
 	for _, name := range im.TopicNames() {
 		t, _ := im.Topic(name)
 		tc := m.cfg.TopicConfig(im, name)
@@ -113,12 +284,27 @@ func (m *Manager) ApplyImage(im *metadata.Image) error {
 					continue
 				}
 			}
-			p.update(reg, tc, m.cfg.NodeID)
+			changes = append(changes, change{p, reg, tc})
 		}
 	}
 	for tp, p := range m.mu.partitions {
 		if !want[tp] {
 			m.deleteLocked(p)
+		}
+	}
+	// Partitions this node now leads, or that have no leader, leave their
+	// fetcher before the transition, so no fetched data lands on a leader
+	// (Kafka's applyLocalLeadersDelta).
+	if m.fetchers != nil {
+		for _, c := range changes {
+			if c.reg.Leader == m.cfg.NodeID || c.reg.Leader < 0 {
+				m.fetchers.remove(c.p)
+			}
+		}
+	}
+	for _, c := range changes {
+		if c.p.update(c.reg, c.tc) && m.fetchers != nil && !m.mu.closed {
+			m.fetchers.add(c.reg.Leader, c.p, c.reg.LeaderEpoch, !m.manualFetch)
 		}
 	}
 	// Logs on disk that no image topic claims (a topic deleted while the
@@ -148,14 +334,18 @@ func (m *Manager) openLocked(tp TopicPartition, id metadata.TopicID, tc TopicCon
 	if err != nil {
 		return nil, fmt.Errorf("replica: open %s-%d: %w", tp.Topic, tp.Partition, err)
 	}
-	p := newPartition(tp, id, l, m.cfg.Now)
+	p := newPartition(tp, id, l, m.env)
 	m.mu.partitions[tp] = p
 	return p, nil
 }
 
 func (m *Manager) deleteLocked(p *Partition) {
 	delete(m.mu.partitions, TopicPartition{Topic: p.Topic, Partition: p.Index})
+	if m.fetchers != nil {
+		m.fetchers.remove(p)
+	}
 	p.close()
+	m.purgatory.checkPartition(p) // waiting produces fail: NOT_LEADER_OR_FOLLOWER
 	if err := m.logs.Delete(p.Topic, p.Index); err != nil {
 		m.cfg.Logger.Error("delete partition log", "topic", p.Topic, "partition", p.Index, "err", err)
 	}

@@ -24,19 +24,30 @@ type Partition struct {
 
 	log *storage.Log
 	now func() time.Time
+	env *partitionEnv
 
 	// state is the partition's registration as last applied, swapped
 	// whole.
 	state atomic.Pointer[partitionState]
 
 	// appendMu serializes appends, so that validation, offset assignment
-	// and the high-watermark update happen in log order.
+	// and the high-watermark update happen in log order. Follower appends
+	// and truncations and the leadership transitions take it too, so that
+	// none of them interleaves with a leader append. Lock order: appendMu,
+	// then mu.
 	appendMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
 		waiters map[*Waiter]struct{}
 		closed  bool
+		// leaderEpoch and partitionEpoch are those of the registration
+		// last applied (-1 before any); partitionEpoch also moves with a
+		// committed AlterPartition.
+		leaderEpoch    int32
+		partitionEpoch int32
+		// leader is the leader state while this node leads, else nil.
+		leader *leaderState
 	}
 }
 
@@ -49,30 +60,11 @@ type partitionState struct {
 	config      TopicConfig
 }
 
-func newPartition(tp TopicPartition, id metadata.TopicID, l *storage.Log, now func() time.Time) *Partition {
-	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: id, log: l, now: now}
+func newPartition(tp TopicPartition, id metadata.TopicID, l *storage.Log, env *partitionEnv) *Partition {
+	p := &Partition{Topic: tp.Topic, Index: tp.Partition, TopicID: id, log: l, now: env.now, env: env}
 	p.mu.waiters = map[*Waiter]struct{}{}
+	p.mu.leaderEpoch, p.mu.partitionEpoch = -1, -1
 	return p
-}
-
-// update applies the partition's registration and config.
-func (p *Partition) update(reg metadata.Partition, tc TopicConfig, self int32) {
-	st := &partitionState{
-		leader:      reg.Leader,
-		leaderEpoch: reg.LeaderEpoch,
-		replicas:    reg.Replicas,
-		isr:         reg.ISR,
-		isLeader:    reg.Leader == self,
-		config:      tc,
-	}
-	p.state.Store(st)
-	p.log.SetConfig(tc.Log)
-	if st.isLeader {
-		if e, ok := p.log.LatestEpoch(); !ok || e < reg.LeaderEpoch {
-			_ = p.log.AssignEpoch(reg.LeaderEpoch, p.log.LogEndOffset())
-		}
-		p.maybeAdvanceHighWatermark()
-	}
 }
 
 // Leader returns the partition's leader and leader epoch.
@@ -90,19 +82,27 @@ func (p *Partition) Replicas() (replicas, isr []int32) {
 // Log returns the partition's log.
 func (p *Partition) Log() *storage.Log { return p.log }
 
-// maybeAdvanceHighWatermark moves the high watermark to the log end offset
-// when this node is the only in-sync replica.
-func (p *Partition) maybeAdvanceHighWatermark() {
-	st := p.state.Load()
-	if st.isLeader && len(st.isr) == 1 && st.isr[0] == st.leader {
-		leo, hw := p.log.LogEndOffset(), p.log.HighWatermark()
-		if leo < hw {
-			// The high watermark never moves backwards on the leader.
-			_ = invariants.AssertionFailedf("replica: %s-%d log end offset %d below high watermark %d", p.Topic, p.Index, leo, hw)
-			return
-		}
-		p.log.SetHighWatermark(leo)
+// maybeIncrementHighWatermarkLocked moves the high watermark forward to
+// what the leader state allows (the smallest log end offset in the ISR;
+// see leaderState.highWatermark) and reports whether it moved. It never
+// moves back on a leader. p.mu must be held.
+func (p *Partition) maybeIncrementHighWatermarkLocked(nowMs int64) bool {
+	l := p.mu.leader
+	if l == nil {
+		return false
 	}
+	leo, hw := p.log.LogEndOffset(), p.log.HighWatermark()
+	if leo < hw {
+		// The high watermark never moves backwards on the leader.
+		_ = invariants.AssertionFailedf("replica: %s-%d log end offset %d below high watermark %d", p.Topic, p.Index, leo, hw)
+		return false
+	}
+	next, ok := l.highWatermark(leo, nowMs)
+	if !ok || next <= hw {
+		return false
+	}
+	p.log.SetHighWatermark(next)
+	return true
 }
 
 // checkLeaderEpoch implements the current_leader_epoch check of Fetch,
@@ -132,22 +132,27 @@ func (p *Partition) leaderState(currentLeaderEpoch int32) (*partitionState, erro
 // AppendResult is the outcome of a successful Append.
 type AppendResult struct {
 	BaseOffset     int64
+	LastOffset     int64 // offset of the last record appended
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
 }
 
 // Append validates one produced batch (Kafka 4 produce requests carry
 // exactly one RecordBatch v2 per partition) and appends it as leader.
-// With acks=-1 it checks min.insync.replicas first. The returned error is
-// an *apierror.Error carrying Kafka's code.
+// With acks=-1 it checks min.insync.replicas first (NOT_ENOUGH_REPLICAS);
+// the caller then waits for replication with Purgatory.Add and
+// RequiredOffset LastOffset+1. The returned error is an *apierror.Error
+// carrying Kafka's code.
 func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 	st, err := p.leaderState(-1)
 	if err != nil {
 		return AppendResult{}, err
 	}
 	tc := st.config
-	if acks == -1 && int32(len(st.isr)) < tc.MinInsyncReplicas {
-		return AppendResult{}, apierror.New(kerr.NotEnoughReplicas, "The size of the current ISR %d is insufficient to satisfy the min.isr requirement of %d for partition %s-%d", len(st.isr), tc.MinInsyncReplicas, p.Topic, p.Index)
+	if acks == -1 {
+		if err := p.checkMinISRForAcksAll(); err != nil {
+			return AppendResult{}, err
+		}
 	}
 	if int64(len(batch)) > int64(tc.MaxMessageBytes) {
 		return AppendResult{}, apierror.New(kerr.MessageTooLarge, "The batch size of %d bytes exceeds the maximum configured value of %d.", len(batch), tc.MaxMessageBytes)
@@ -181,16 +186,28 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 		appendTime = now.UnixMilli()
 	}
 	p.appendMu.Lock()
+	// Leadership may have moved since the check above; transitions take
+	// appendMu, so this one holds until the append is done.
+	if cur := p.state.Load(); !cur.isLeader || cur.leaderEpoch != st.leaderEpoch {
+		p.appendMu.Unlock()
+		return AppendResult{}, apierror.New(kerr.NotLeaderForPartition, "")
+	}
 	ai, err := p.log.Append(batch, st.leaderEpoch, appendTime)
+	advanced := false
 	if err == nil {
-		p.maybeAdvanceHighWatermark()
+		p.mu.Lock()
+		advanced = p.maybeIncrementHighWatermarkLocked(p.env.nowMs())
+		p.mu.Unlock()
 	}
 	p.appendMu.Unlock()
 	if err != nil {
 		return AppendResult{}, apierror.New(kerr.KafkaStorageError, "%v", err)
 	}
+	if advanced && p.env.purgatory != nil {
+		p.env.purgatory.checkPartition(p)
+	}
 	p.wake()
-	return AppendResult{BaseOffset: ai.FirstOffset, LogAppendTime: appendTime, LogStartOffset: ai.LogStartOffset}, nil
+	return AppendResult{BaseOffset: ai.FirstOffset, LastOffset: ai.LastOffset, LogAppendTime: appendTime, LogStartOffset: ai.LogStartOffset}, nil
 }
 
 // validationError maps a record validation failure to Kafka's code.
@@ -207,10 +224,13 @@ func validationError(err error) error {
 	}
 }
 
-// Isolation levels, as in Fetch and ListOffsets.
+// Isolation levels, as in Fetch and ListOffsets. IsolationLogEnd is
+// Kafka's FetchIsolation.LOG_END, for requests from replicas (replica_id
+// >= 0): ListOffset then answers up to the log end offset.
 const (
 	ReadUncommitted int8 = 0
 	ReadCommitted   int8 = 1
+	IsolationLogEnd int8 = -1
 )
 
 // ReadResult is what Read returns: whole batches as stored, and the
@@ -263,6 +283,10 @@ const (
 
 // ListOffset answers ListOffsets for one partition: the offset and
 // timestamp for timestamp, or (-1, -1) when no record is that recent.
+// Clients (isolation >= 0) get OFFSET_NOT_AVAILABLE for the latest offset
+// or a timestamp lookup while a new leader's high watermark is still below
+// the start of its epoch (KIP-207), so that the offsets they see never go
+// backwards across a leader change.
 func (p *Partition) ListOffset(timestamp int64, isolation int8, currentLeaderEpoch int32) (offset, ts int64, epoch int32, err error) {
 	st, err := p.leaderState(currentLeaderEpoch)
 	if err != nil {
@@ -270,9 +294,22 @@ func (p *Partition) ListOffset(timestamp int64, isolation int8, currentLeaderEpo
 	}
 	epoch = st.leaderEpoch
 	hw := p.log.HighWatermark()
+	limit := hw // the last fetchable offset (no transactions yet: LSO = HW)
+	lagging := false
+	if isolation == IsolationLogEnd {
+		limit = p.log.LogEndOffset()
+	} else if start, ok := p.EpochStartOffset(); ok && start > hw {
+		lagging = true
+	}
+	notAvailable := func() error {
+		return apierror.New(kerr.OffsetNotAvailable, "Failed to fetch offsets for partition %s-%d with leader epoch %d as this partition's high watermark (%d) is lagging behind the start offset from the beginning of this epoch", p.Topic, p.Index, epoch, hw)
+	}
 	switch timestamp {
 	case LatestTimestamp:
-		return hw, -1, epoch, nil
+		if lagging {
+			return -1, -1, -1, notAvailable()
+		}
+		return limit, -1, epoch, nil
 	case EarliestTimestamp, EarliestLocalTimestamp:
 		return p.log.LogStartOffset(), -1, epoch, nil
 	case LatestTieredTimestamp:
@@ -288,8 +325,11 @@ func (p *Partition) ListOffset(timestamp int64, isolation int8, currentLeaderEpo
 		return -1, -1, -1, apierror.New(kerr.InvalidRequest, "invalid timestamp %d", timestamp)
 	}
 	off, fts, ok := p.log.OffsetForTimestamp(timestamp)
-	if !ok || off >= hw {
+	if !ok || off >= limit {
 		return -1, -1, -1, nil
+	}
+	if lagging {
+		return -1, -1, -1, notAvailable()
 	}
 	return off, fts, epoch, nil
 }
