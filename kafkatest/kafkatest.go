@@ -10,6 +10,7 @@
 //
 // Start registers Close with t.Cleanup. Restart stops the broker and starts
 // it again on the same port and data, to test what survives a restart.
+// StartCluster (cluster.go) starts several nodes with a controller quorum.
 package kafkatest
 
 import (
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/gregor-streaming/gregor/internal/config"
@@ -48,7 +50,8 @@ func Logger(l *slog.Logger) Opt { return optFunc(func(c *cfg) { c.logger = l }) 
 // Dir keeps the broker's data in dir instead of a new temporary directory.
 func Dir(dir string) Opt { return optFunc(func(c *cfg) { c.dir = dir }) }
 
-// Cluster is a running single-node Gregor.
+// Cluster is a running Gregor: one node (Start) or several with a
+// controller quorum (StartCluster).
 type Cluster struct {
 	tb    testing.TB
 	props map[string]string
@@ -58,6 +61,11 @@ type Cluster struct {
 	ownDir bool
 	addr   string
 	n      *node.Node
+
+	// members are the nodes of a multi-node cluster (cluster.go); nil
+	// for Start's single node.
+	members []*member
+	mu      sync.Mutex // members' n and bound
 }
 
 // Start starts a broker or fails tb. The broker is closed at cleanup.
@@ -131,18 +139,42 @@ func (c *Cluster) start() error {
 	return nil
 }
 
-// Addr returns the broker's host:port.
-func (c *Cluster) Addr() string { return c.addr }
+// Addr returns the broker's host:port (a multi-node cluster's first
+// node's).
+func (c *Cluster) Addr() string {
+	if c.members != nil {
+		return c.members[0].brokerAddr
+	}
+	return c.addr
+}
 
-// Addrs returns the seed addresses of the cluster.
-func (c *Cluster) Addrs() []string { return []string{c.addr} }
+// Addrs returns the seed addresses of the cluster: every node's broker
+// listener.
+func (c *Cluster) Addrs() []string {
+	if c.members != nil {
+		var out []string
+		for _, m := range c.members {
+			out = append(out, m.brokerAddr)
+		}
+		return out
+	}
+	return []string{c.addr}
+}
 
 // Dir returns the broker's log dir.
 func (c *Cluster) Dir() string { return c.dir }
 
 // Restart closes the broker cleanly and starts it again with the same data
-// and port.
+// and port (every node, one at a time, in a multi-node cluster).
 func (c *Cluster) Restart() error {
+	if c.members != nil {
+		for _, m := range c.members {
+			if err := c.RestartNode(m.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if c.n != nil {
 		c.n.Close()
 		c.n = nil
@@ -155,6 +187,11 @@ func (c *Cluster) Restart() error {
 // Close stops the broker and removes its data, unless the data dir was
 // given with Dir.
 func (c *Cluster) Close() {
+	if c.members != nil {
+		if err := c.closeMembers(); err != nil {
+			c.log.Warn("kafkatest: closing the cluster", "err", err)
+		}
+	}
 	if c.n != nil {
 		c.n.Close()
 		c.n = nil

@@ -187,6 +187,9 @@ type Broker struct {
 	ReplicaFetchBackoffMs                    int32
 	NumReplicaFetchers                       int32
 	ReplicaHighWatermarkCheckpointIntervalMs int64
+	// ReplicaSelectorClass is replica.selector.class: "" (consumers
+	// fetch from the leader) or RackAwareReplicaSelector (KIP-392).
+	ReplicaSelectorClass string
 
 	// ---- Group coordinator ----
 
@@ -363,6 +366,10 @@ func (b *Broker) BrokerListeners() []Listener {
 	}
 	return out
 }
+
+// RackAwareReplicaSelector is the replica.selector.class that sends
+// consumers to a follower in their rack (Kafka's class name, KIP-392).
+const RackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
 
 // values is the typed view of a map of parsed config values.
 type values map[string]any
@@ -553,6 +560,7 @@ func (b *Broker) fill(v values) {
 	b.ReplicaFetchBackoffMs = v.i32("replica.fetch.backoff.ms")
 	b.NumReplicaFetchers = v.i32("num.replica.fetchers")
 	b.ReplicaHighWatermarkCheckpointIntervalMs = v.i64("replica.high.watermark.checkpoint.interval.ms")
+	b.ReplicaSelectorClass = v.str("replica.selector.class")
 
 	b.GroupMinSessionTimeoutMs = v.i32("group.min.session.timeout.ms")
 	b.GroupMaxSessionTimeoutMs = v.i32("group.max.session.timeout.ms")

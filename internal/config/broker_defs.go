@@ -296,6 +296,8 @@ var brokerDefs = indexBroker([]BrokerConfigDef{
 		"Number of fetcher threads used to replicate records from each source broker. The total number of fetchers on each broker is bound by num.replica.fetchers multiplied by the number of brokers in the cluster."),
 	bdef("replica.high.watermark.checkpoint.interval.ms", TypeLong, "5000", High, ReadOnly, nil,
 		"The frequency with which the high watermark is saved out to disk"),
+	bdef("replica.selector.class", TypeClass, nullDefault, Medium, ReadOnly, oneOf("", RackAwareReplicaSelector),
+		"The fully qualified class name that implements ReplicaSelector. This is used by the broker to find the preferred read replica. By default, we use an implementation that returns the leader. Gregor implements "+RackAwareReplicaSelector+", which sends a consumer that sets client.rack to an in-sync follower in its rack (KIP-392)."),
 	bdef("fetch.purgatory.purge.interval.requests", TypeInt, "1000", Medium, ReadOnly, nil,
 		"The purge interval (in number of requests) of the fetch request purgatory"),
 	bdef("producer.purgatory.purge.interval.requests", TypeInt, "1000", Medium, ReadOnly, nil,

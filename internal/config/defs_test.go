@@ -130,6 +130,7 @@ var kafkaBrokerDefaults = []struct {
 	{"replica.fetch.backoff.ms", "1000", TypeInt, ReadOnly},
 	{"num.replica.fetchers", "1", TypeInt, ClusterWide},
 	{"replica.high.watermark.checkpoint.interval.ms", "5000", TypeLong, ReadOnly},
+	{"replica.selector.class", "null", TypeClass, ReadOnly},
 	{"fetch.purgatory.purge.interval.requests", "1000", TypeInt, ReadOnly},
 	{"producer.purgatory.purge.interval.requests", "1000", TypeInt, ReadOnly},
 	{"delete.records.purgatory.purge.interval.requests", "1", TypeInt, ReadOnly},

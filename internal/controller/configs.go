@@ -37,6 +37,9 @@ type ConfigChange struct {
 func (c *Controller) AlterConfigs(res metadata.ConfigResource, changes []ConfigChange, replace, validateOnly bool, isList func(string) bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.readyLocked(); err != nil {
+		return err
+	}
 	im := c.image.Load()
 	switch res.Type {
 	case metadata.ResourceTopic:
@@ -44,7 +47,13 @@ func (c *Controller) AlterConfigs(res metadata.ConfigResource, changes []ConfigC
 			return apierror.New(kerr.UnknownTopicOrPartition, "Topic %s does not exist.", res.Name)
 		}
 	case metadata.ResourceBroker:
-		if res.Name != "" && res.Name != itoa(c.cfg.NodeID) {
+		if c.quorum != nil {
+			// The active controller takes any broker's dynamic configs
+			// (ControllerConfigurationValidator: a non-negative id).
+			if id, err := strconv.Atoi(res.Name); res.Name != "" && (err != nil || id < 0) {
+				return apierror.New(kerr.InvalidRequest, "Invalid broker name %s", res.Name)
+			}
+		} else if res.Name != "" && res.Name != itoa(c.cfg.NodeID) {
 			return apierror.New(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", c.cfg.NodeID, res.Name)
 		}
 	default:
@@ -123,6 +132,9 @@ func (c *Controller) AlterConfigs(res metadata.ConfigResource, changes []ConfigC
 		}
 	}
 	if err := c.commitLocked(recs); err != nil {
+		if aerr := apiError(err); aerr != nil {
+			return aerr
+		}
 		return apierror.New(kerr.UnknownServerError, "%v", err)
 	}
 	if len(recs) > 0 {

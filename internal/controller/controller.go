@@ -9,9 +9,22 @@
 // the records, applies them and calls the publisher, in that order, so a
 // caller that gets a success has a durable change visible in Image().
 //
-// Single node today: the quorum is this node's journal and the only
-// registered broker is this node. The cluster will run the same plan
-// functions on the Raft leader.
+// Two ways to commit, one set of decisions:
+//
+//	single node (Open)       metadata.Journal (a FileJournal): plan, append,
+//	                         apply, publish, all under the lock. The only
+//	                         broker is this node until brokers register.
+//	quorum (OpenQuorum,      a raft.Journal: plan against the latest applied
+//	quorum.go)               image, append through Raft, answer once the
+//	                         batch is committed and applied here. Every
+//	                         member applies the committed log to its image
+//	                         (raft.Listener); only the Raft leader decides,
+//	                         the others answer NOT_CONTROLLER.
+//
+// Broker registrations, heartbeats, AlterPartition, elections and
+// reassignments (clusterops.go) go through the same lock and commit path,
+// deciding with a Cluster built from the image whenever this node becomes
+// the active controller.
 package controller
 
 import (
@@ -20,7 +33,9 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/gregor-streaming/gregor/internal/apierror"
 	"github.com/gregor-streaming/gregor/internal/invariants"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
@@ -45,23 +60,54 @@ type Config struct {
 	DefaultValue func(resourceType int8, name string) (string, bool)
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
+	// Cluster configures the decisions about brokers and leadership
+	// (broker.session.timeout.ms, unclean.leader.election.enable, ...).
+	// The zero value means DefaultClusterConfig().
+	Cluster ClusterConfig
+	// Now is the clock of broker sessions. Default time.Now.
+	Now func() time.Time
 }
 
-// Controller is the single-node active controller. Safe for concurrent use.
+// Controller is the active controller (or, in a quorum, a member that
+// may become it). Safe for concurrent use.
 type Controller struct {
 	cfg     Config
-	journal metadata.Journal
+	commits committer
 	publish func(*metadata.Image)
 	image   atomic.Pointer[metadata.Image]
+	// quorum is the Raft side (quorum.go); nil on a single node.
+	quorum *quorum
+
+	// pubMu makes the publisher see images one at a time, in log order.
+	// Taken after mu, never before it.
+	pubMu sync.Mutex
 
 	// mu serializes decisions and commits.
-	mu sync.Mutex
+	mu struct {
+		sync.Mutex
+		// cluster decides about brokers and leadership; nil until this
+		// node is the active controller (and after a failed commit, which
+		// may have left its soft state ahead of the log).
+		cluster *Cluster
+		// clusterTerm is the Raft term cluster was built in (quorum).
+		clusterTerm uint64
+	}
 }
 
-// Open replays the journal into an Image and returns a Controller that
-// commits to it. publish is called with every new image, under the
-// controller's lock, in order; it must not call back into the Controller.
-func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (*Controller, error) {
+// committer makes a planned batch durable and visible in Image. Both
+// methods are called with Controller.mu held.
+type committer interface {
+	// ready returns the term in which this node may decide (0 on a
+	// single node), or an *apierror.Error (NOT_CONTROLLER) if it may not.
+	ready() (uint64, error)
+	// commit commits recs, planned against Image(), as one batch. When it
+	// returns nil, Image() includes them. Errors are *apierror.Error when
+	// the client should see a specific code (NOT_CONTROLLER,
+	// REQUEST_TIMED_OUT).
+	commit(recs []metadata.Record) error
+}
+
+func (cfg *Config) ensureDefaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -73,6 +119,25 @@ func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (
 	}
 	if cfg.ValidateBrokerConfig == nil {
 		cfg.ValidateBrokerConfig = func(string, string) error { return nil }
+	}
+	if cfg.Cluster == (ClusterConfig{}) {
+		cfg.Cluster = DefaultClusterConfig()
+	}
+	if cfg.Cluster.Logger == nil {
+		cfg.Cluster.Logger = cfg.Logger
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+}
+
+// Open replays the journal into an Image and returns a Controller that
+// commits to it. publish is called with every new image, under the
+// controller's lock, in order; it must not call back into the Controller.
+func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (*Controller, error) {
+	cfg.ensureDefaults()
+	if err := cfg.Cluster.Validate(); err != nil {
+		return nil, err
 	}
 	im := metadata.Empty
 	err := journal.Replay(func(recs []metadata.Record) error {
@@ -86,8 +151,14 @@ func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, journal: journal, publish: publish}
+	c := &Controller{cfg: cfg, publish: publish}
+	c.commits = fileCommitter{c: c, journal: journal}
 	c.image.Store(im)
+	cl, err := NewCluster(cfg.Cluster, im, cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	c.mu.cluster = cl
 	cfg.Logger.Info("metadata loaded", "batches", im.Offset, "topics", im.NumTopics())
 	if publish != nil {
 		publish(im)
@@ -98,25 +169,115 @@ func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (
 // Image returns the latest committed image.
 func (c *Controller) Image() *metadata.Image { return c.image.Load() }
 
-// commitLocked makes recs durable, applies them and publishes the image.
+// Close stops the quorum side of a controller (its Raft node and
+// goroutines); decisions fail with NOT_CONTROLLER afterwards. A single
+// node's journal belongs to the caller, so Close does nothing there.
+func (c *Controller) Close() error {
+	if c.quorum == nil {
+		return nil
+	}
+	return c.quorum.close()
+}
+
+// Republish hands the current image to the publisher again, in order with
+// the images the log delivers: a publisher that ignored images while it
+// was starting catches up.
+func (c *Controller) Republish() {
+	c.pubMu.Lock()
+	defer c.pubMu.Unlock()
+	if c.publish != nil {
+		c.publish(c.image.Load())
+	}
+}
+
+// install makes im the current image and publishes it.
+func (c *Controller) install(im *metadata.Image) {
+	c.pubMu.Lock()
+	defer c.pubMu.Unlock()
+	c.image.Store(im)
+	if c.publish != nil {
+		c.publish(im)
+	}
+}
+
+// readyLocked returns the Cluster to decide with, building it when this
+// node has just become the active controller, or NOT_CONTROLLER.
+func (c *Controller) readyLocked() (*Cluster, error) {
+	term, err := c.commits.ready()
+	if err != nil {
+		return nil, err
+	}
+	if c.mu.cluster == nil || c.mu.clusterTerm != term {
+		cl, err := NewCluster(c.cfg.Cluster, c.image.Load(), c.cfg.Now())
+		if err != nil {
+			return nil, err
+		}
+		if c.quorum != nil {
+			c.cfg.Logger.Info("active controller", "term", term, "metadata_offset", c.image.Load().Offset)
+		}
+		c.mu.cluster, c.mu.clusterTerm = cl, term
+	}
+	return c.mu.cluster, nil
+}
+
+// commitLocked commits recs through the journal; the image includes them
+// when it returns nil. A failed commit drops the Cluster, whose soft
+// state may have moved ahead of the log: the next decision rebuilds it.
 func (c *Controller) commitLocked(recs []metadata.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	cur := c.image.Load()
+	if err := c.commits.commit(recs); err != nil {
+		c.mu.cluster = nil
+		return err
+	}
+	if c.quorum != nil {
+		c.quorum.kickTicks()
+	}
+	return nil
+}
+
+// fileCommitter commits to a single node's metadata.Journal.
+type fileCommitter struct {
+	c       *Controller
+	journal metadata.Journal
+}
+
+func (fileCommitter) ready() (uint64, error) { return 0, nil }
+
+// commit makes recs durable, applies them and publishes the image.
+func (f fileCommitter) commit(recs []metadata.Record) error {
+	cur := f.c.image.Load()
 	next, err := cur.Apply(recs)
 	if err != nil {
 		// The plan functions check everything Apply checks: this is a bug.
 		return invariants.AssertionFailedf("controller: planned records do not apply: %v", err)
 	}
-	if err := c.journal.Append(recs); err != nil {
+	if err := f.journal.Append(recs); err != nil {
 		return fmt.Errorf("controller: commit: %w", err)
 	}
-	c.image.Store(next)
-	if c.publish != nil {
-		c.publish(next)
+	f.c.install(next)
+	return nil
+}
+
+// apiError returns err if it carries a Kafka error code to send (an
+// *apierror.Error), else nil.
+func apiError(err error) error {
+	var ae *apierror.Error
+	if errors.As(err, &ae) {
+		return ae
 	}
 	return nil
+}
+
+// placementSelf is the broker replicas go to before any broker has
+// registered: this node on a single node, none in a quorum (where every
+// broker registers before it gets replicas).
+func (c *Controller) placementSelf() int32 {
+	if c.quorum != nil {
+		return -1
+	}
+	return c.cfg.NodeID
 }
 
 // errNotCommitted wraps a journal failure so handlers answer with a

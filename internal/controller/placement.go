@@ -193,9 +193,13 @@ func placementSeed(topic string) uint64 {
 // usableBrokers returns the brokers new replicas may go to: every
 // registered broker not in controlled shutdown (Kafka's
 // BrokerHeartbeatManager.usableBrokers). Before any broker has registered
-// (the single-node controller) it is self alone.
+// it is self alone (the single-node controller), or none when self < 0
+// (a quorum, where brokers must register first).
 func usableBrokers(im *metadata.Image, self int32) []UsableBroker {
 	if im.NumBrokers() == 0 {
+		if self < 0 {
+			return nil
+		}
 		return []UsableBroker{{ID: self}}
 	}
 	var out []UsableBroker

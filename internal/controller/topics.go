@@ -68,8 +68,14 @@ type CreatedTopic struct {
 func (c *Controller) CreateTopics(topics []CreateTopic, validateOnly bool) []CreatedTopic {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	im := c.image.Load()
 	out := make([]CreatedTopic, len(topics))
+	if _, err := c.readyLocked(); err != nil {
+		for i, t := range topics {
+			out[i] = CreatedTopic{Name: t.Name, Err: err}
+		}
+		return out
+	}
+	im := c.image.Load()
 	seen := map[string]int{}
 	for _, t := range topics {
 		seen[t.Name]++
@@ -96,9 +102,13 @@ func (c *Controller) CreateTopics(topics []CreateTopic, validateOnly bool) []Cre
 	if len(recs) > 0 {
 		if err := c.commitLocked(recs); err != nil {
 			c.cfg.Logger.Error("create topics not committed", "err", err)
+			cerr := apiError(err)
+			if cerr == nil {
+				cerr = apierror.New(kerr.UnknownServerError, "%v", fmt.Errorf("%w: %v", errNotCommitted, err))
+			}
 			for i := range out {
 				if out[i].Err == nil {
-					out[i].Err = apierror.New(kerr.UnknownServerError, "%v", fmt.Errorf("%w: %v", errNotCommitted, err))
+					out[i].Err = cerr
 				}
 			}
 		} else {
@@ -176,7 +186,7 @@ func (c *Controller) planCreateTopic(im *metadata.Image, t CreateTopic, pending 
 			return nil, res, apierror.New(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
 		}
 		var err error
-		assignment, err = Place(usableBrokers(im, c.cfg.NodeID), PlacementSpec{NumPartitions: n, ReplicationFactor: rf}, placementSeed(t.Name))
+		assignment, err = Place(usableBrokers(im, c.placementSelf()), PlacementSpec{NumPartitions: n, ReplicationFactor: rf}, placementSeed(t.Name))
 		if err != nil {
 			return nil, res, replicationError(int(rf), err)
 		}
@@ -195,7 +205,7 @@ func (c *Controller) planCreateTopic(im *metadata.Image, t CreateTopic, pending 
 		recs = append(recs, metadata.Record{Type: metadata.TypeConfig, ResourceType: metadata.ResourceTopic, ResourceName: t.Name, Name: k, Value: &v})
 	}
 	for p, replicas := range assignment {
-		rec, ok := newPartitionRecord(im, c.cfg.NodeID, id, int32(p), replicas)
+		rec, ok := newPartitionRecord(im, c.placementSelf(), id, int32(p), replicas)
 		if !ok {
 			if len(t.Assignments) > 0 {
 				return nil, res, apierror.New(kerr.InvalidReplicaAssignment, "All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.", p)
@@ -221,7 +231,7 @@ func (c *Controller) checkReplicas(im *metadata.Image, replicas []int32) error {
 			return apierror.New(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", r)
 		}
 		seen[r] = true
-		if !registered(im, c.cfg.NodeID, r) {
+		if !registered(im, c.placementSelf(), r) {
 			return apierror.New(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", r)
 		}
 	}
@@ -246,8 +256,14 @@ type DeletedTopic struct {
 func (c *Controller) DeleteTopics(topics []DeleteTopic) []DeletedTopic {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	im := c.image.Load()
 	out := make([]DeletedTopic, len(topics))
+	if _, err := c.readyLocked(); err != nil {
+		for i, d := range topics {
+			out[i] = DeletedTopic{Name: d.Name, ID: d.ID, Err: err}
+		}
+		return out
+	}
+	im := c.image.Load()
 	var recs []metadata.Record
 	done := map[metadata.TopicID]bool{}
 	for i, d := range topics {
@@ -274,9 +290,13 @@ func (c *Controller) DeleteTopics(topics []DeleteTopic) []DeletedTopic {
 		recs = append(recs, metadata.Record{Type: metadata.TypeRemoveTopic, TopicID: t.ID, TopicName: t.Name})
 	}
 	if err := c.commitLocked(recs); err != nil {
+		cerr := apiError(err)
+		if cerr == nil {
+			cerr = apierror.New(kerr.UnknownServerError, "%v", err)
+		}
 		for i := range out {
 			if out[i].Err == nil {
-				out[i].Err = apierror.New(kerr.UnknownServerError, "%v", err)
+				out[i].Err = cerr
 			}
 		}
 		return out
@@ -292,6 +312,9 @@ func (c *Controller) DeleteTopics(topics []DeleteTopic) []DeletedTopic {
 func (c *Controller) CreatePartitions(topic string, count int32, assignments [][]int32, validateOnly bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.readyLocked(); err != nil {
+		return err
+	}
 	im := c.image.Load()
 	t, ok := im.Topic(topic)
 	if !ok {
@@ -312,7 +335,7 @@ func (c *Controller) CreatePartitions(topic string, count int32, assignments [][
 	var placed [][]int32
 	if assignments == nil {
 		var err error
-		placed, err = Place(usableBrokers(im, c.cfg.NodeID), PlacementSpec{StartPartition: cur, NumPartitions: int32(add), ReplicationFactor: int16(rf)}, placementSeed(topic))
+		placed, err = Place(usableBrokers(im, c.placementSelf()), PlacementSpec{StartPartition: cur, NumPartitions: int32(add), ReplicationFactor: int16(rf)}, placementSeed(topic))
 		if err != nil {
 			return replicationError(rf, err)
 		}
@@ -332,7 +355,7 @@ func (c *Controller) CreatePartitions(topic string, count int32, assignments [][
 		} else {
 			replicas = placed[i]
 		}
-		rec, ok := newPartitionRecord(im, c.cfg.NodeID, t.ID, int32(p), replicas)
+		rec, ok := newPartitionRecord(im, c.placementSelf(), t.ID, int32(p), replicas)
 		if !ok {
 			if assignments != nil {
 				return apierror.New(kerr.InvalidReplicaAssignment, "All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.", p)
@@ -345,6 +368,9 @@ func (c *Controller) CreatePartitions(topic string, count int32, assignments [][
 		return nil
 	}
 	if err := c.commitLocked(recs); err != nil {
+		if aerr := apiError(err); aerr != nil {
+			return aerr
+		}
 		return apierror.New(kerr.UnknownServerError, "%v", err)
 	}
 	c.cfg.Logger.Info("created partitions", "topic", topic, "count", count)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/controller"
+	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/replica"
 	"github.com/gregor-streaming/gregor/internal/server"
@@ -56,6 +57,17 @@ type Node struct {
 
 	// published receives images once the replica manager is ready.
 	replicasReady atomic.Pointer[replica.Manager]
+
+	// quorum is the controller quorum side (quorum.go, lifecycle.go);
+	// nil on a single node.
+	quorum *quorumNode
+	// repl is the replication wiring (replication.go).
+	repl *replication
+
+	// The group coordinator (groups.go).
+	groups      *group.Coordinator
+	groupsReady atomic.Pointer[group.Coordinator]
+	groupsState *groupsState
 }
 
 // metadataDirName is the directory of the metadata log inside the
@@ -73,6 +85,8 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 	n := &Node{cfg: cfg, log: opts.Logger}
 	defer func() {
 		if err != nil {
+			n.closeQuorum() // first: it publishes to what closes next
+			n.closeReplication()
 			n.closeStorage()
 		}
 	}()
@@ -87,13 +101,9 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 	if metaDir == "" {
 		metaDir = cfg.LogDirs[0]
 	}
-	n.journal, err = metadata.OpenFileJournal(filepath.Join(metaDir, metadataDirName))
-	if err != nil {
-		return nil, err
-	}
 	adapter := newConfigAdapter(cfg)
 	n.adapter = adapter
-	n.controller, err = controller.Open(controller.Config{
+	ccfg := controller.Config{
 		NodeID:                   cfg.NodeID,
 		NumPartitions:            cfg.NumPartitions,
 		DefaultReplicationFactor: int16(cfg.DefaultReplicationFactor),
@@ -101,7 +111,16 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		ValidateBrokerConfig:     config.ValidateBrokerDynamic,
 		DefaultValue:             adapter.defaultValue,
 		Logger:                   opts.Logger.With("component", "controller"),
-	}, n.journal, n.publish)
+	}
+	if cfg.SingleNode() {
+		n.journal, err = metadata.OpenFileJournal(filepath.Join(metaDir, metadataDirName))
+		if err != nil {
+			return nil, err
+		}
+		n.controller, err = controller.Open(ccfg, n.journal, n.publish)
+	} else {
+		n.controller, err = n.openQuorum(ccfg, metaDir, opts) // quorum.go
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -119,12 +138,7 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.replicas = replica.New(replica.Config{
-		NodeID:      cfg.NodeID,
-		TopicConfig: adapter.topicConfig,
-		Logger:      opts.Logger.With("component", "replica"),
-		Now:         opts.Now,
-	}, n.logs)
+	n.replicas = replica.New(n.replicaConfig(adapter.topicConfig, opts), n.logs)
 	if err := n.replicas.ApplyImage(im); err != nil {
 		return nil, fmt.Errorf("node: apply metadata: %w", err)
 	}
@@ -143,6 +157,11 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 	if len(listeners) == 0 {
 		return nil, errors.New("node: no broker listener in listeners; add one such as PLAINTEXT://:9092")
 	}
+	n.newGroups(n.controller.Image(), opts.Now)
+	if n.quorum != nil {
+		// Images the quorum applied meanwhile were not published.
+		n.controller.Republish()
+	}
 	n.server = server.New(server.Config{
 		NodeID:                      cfg.NodeID,
 		ClusterID:                   clusterID,
@@ -153,6 +172,8 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		DeleteTopicEnable:           cfg.DeleteTopicEnable,
 		FetchMaxBytes:               cfg.FetchMaxBytes,
 		MaxIncrementalFetchSessions: int(cfg.MaxIncrementalFetchSessionCacheSlots),
+		ForwardTimeout:              millis(int64(cfg.RequestTimeoutMs)),
+		ReplicaSelectorClass:        cfg.ReplicaSelectorClass,
 		Listen:                      opts.Listen,
 		Logger:                      opts.Logger.With("component", "server"),
 		Now:                         opts.Now,
@@ -161,6 +182,10 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		Replicas:   n.replicas,
 		Logs:       n.logs,
 		Configs:    adapter,
+		Forwarder:  n.forwarder(),
+		// The active controller as the quorum knows it (quorum.go).
+		ControllerLocator: n.controllerLocator(),
+		Groups:            n.groups,
 	})
 	return n, nil
 }
@@ -191,6 +216,7 @@ func (n *Node) publish(im *metadata.Image) {
 	if err := r.ApplyImage(im); err != nil {
 		n.log.Error("applying metadata image", "offset", im.Offset, "err", err)
 	}
+	n.syncGroups(im)
 }
 
 // checkLogDirs reads meta.properties in every log dir, formatting
@@ -217,6 +243,9 @@ func (n *Node) checkLogDirs() (string, error) {
 		clusterID = mp.ClusterID
 	}
 	if len(unformatted) > 0 {
+		if !n.cfg.SingleNode() {
+			return "", fmt.Errorf("node: log dir %s is not formatted; with a controller quorum every node needs the same cluster id: run kafka-storage format --cluster-id", unformatted[0])
+		}
 		if clusterID == "" {
 			clusterID = uuid.Format(uuid.New())
 		}
@@ -232,8 +261,14 @@ func (n *Node) checkLogDirs() (string, error) {
 
 // Start binds the listeners and starts serving.
 func (n *Node) Start() error {
+	n.startReplication()
 	if err := n.server.Start(); err != nil {
 		return err
+	}
+	if n.quorum != nil {
+		if err := n.startQuorum(); err != nil {
+			return err
+		}
 	}
 	n.log.Info("gregor started", "node_id", n.cfg.NodeID, "cluster_id", n.clusterID, "log_dirs", n.cfg.LogDirs)
 	return nil
@@ -247,16 +282,24 @@ func (n *Node) ClusterID() string { return n.clusterID }
 
 // Close shuts the node down cleanly. It is safe to call more than once.
 func (n *Node) Close() error {
+	n.stopLifecycle(true) // controlled shutdown first, while serving
 	if n.server != nil {
 		n.server.Close()
 	}
-	err := n.closeStorage()
+	// Stop applying metadata before closing what it is published to.
+	qerr := n.closeQuorum()
+	if n.groups != nil {
+		n.groups.Close()
+	}
+	n.closeReplication()
+	err := errors.Join(qerr, n.closeStorage())
 	n.log.Info("gregor stopped", "node_id", n.cfg.NodeID)
 	return err
 }
 
 func (n *Node) closeStorage() error {
 	var errs []error
+	errs = append(errs, n.closeQuorum()) // no more images to publish
 	if n.logs != nil {
 		errs = append(errs, n.logs.Close())
 		n.logs = nil

@@ -165,6 +165,10 @@ func (m *Manager) imageBroker(id int32) (BrokerInfo, bool) {
 	return BrokerInfo{Epoch: b.Epoch, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown}, true
 }
 
+// Image returns the last image applied (nil before the first ApplyImage):
+// the brokers and leaders this Manager is acting on.
+func (m *Manager) Image() *metadata.Image { return m.image.Load() }
+
 // Purgatory returns the purgatory where acks=all produces wait.
 func (m *Manager) Purgatory() *Purgatory { return m.purgatory }
 

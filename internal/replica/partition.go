@@ -249,6 +249,12 @@ func (p *Partition) Read(offset int64, maxBytes int, isolation int8, currentLead
 	if _, err := p.leaderState(currentLeaderEpoch); err != nil {
 		return ReadResult{}, err
 	}
+	return p.readUpToHighWatermark(offset, maxBytes, isolation, minOneBatch)
+}
+
+// readUpToHighWatermark reads for a consumer, on a leader or (KIP-392) a
+// follower: up to this replica's high watermark.
+func (p *Partition) readUpToHighWatermark(offset int64, maxBytes int, isolation int8, minOneBatch bool) (ReadResult, error) {
 	hw := p.log.HighWatermark()
 	lso := hw // no transactions yet: the LSO is the high watermark
 	limit := hw

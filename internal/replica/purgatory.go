@@ -91,6 +91,15 @@ func (pg *Purgatory) Add(acks []PendingAck, timeout time.Duration) *DelayedProdu
 	pg.mu.Unlock()
 	// Watch first, then check: a high watermark that moved in between is
 	// seen by this check, one that moves later by the partition's call.
+	// The check comes before the timer (Kafka's tryCompleteElseWatch), so
+	// a request already satisfied (a single node, or a zero timeout with
+	// the ISR caught up) completes without one.
+	d.tryComplete()
+	select {
+	case <-d.done:
+		return d
+	default:
+	}
 	stop := pg.afterFunc(timeout, func() { d.finish(apierror.New(kerr.RequestTimedOut, "")) })
 	d.mu.Lock()
 	d.mu.stopTimer = stop
@@ -98,9 +107,7 @@ func (pg *Purgatory) Add(acks []PendingAck, timeout time.Duration) *DelayedProdu
 	d.mu.Unlock()
 	if completed {
 		stop()
-		return d
 	}
-	d.tryComplete()
 	return d
 }
 

@@ -12,17 +12,25 @@ package server
 //	v13: topics by id (KIP-516).
 //
 // Each partition must carry exactly one RecordBatch v2; it is validated
-// and appended by the replica layer. acks=0 sends no response.
+// and appended by the replica layer. acks=0 sends no response; acks=1
+// answers once the leader has appended; acks=-1 (all) parks the request in
+// the replica purgatory until the in-sync replicas have every appended
+// batch (the high watermark passes it) or timeout_ms passes, holding this
+// connection's next request meanwhile, as Kafka's muted channel does.
+// NOT_LEADER_OR_FOLLOWER answers name the current leader (v10+, KIP-951).
 
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/apierror"
+	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/record"
+	"github.com/gregor-streaming/gregor/internal/replica"
 )
 
 // produceMinVersion is the oldest Produce version served; older ones
@@ -64,10 +72,19 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 		}
 		return resp, nil
 	}
-	for _, rt := range req.Topics {
+	// waiting lists the partitions appended with acks=-1, by their
+	// place in the response, and names the topics for KIP-951.
+	type place struct{ topic, partition int }
+	var waiting []replica.PendingAck
+	var waitingAt []place
+	names := make([]string, len(req.Topics))
+	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		topic, known := resolveTopic(im, rt.Topic, rt.TopicID)
+		if known {
+			names[ti] = topic.Name
+		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -78,11 +95,40 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 			case !known:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				s.producePartition(topic.Name, rp, acks, req.Version, &sp)
+				if p, last, ok := s.producePartition(im, topic.Name, rp, acks, req.Version, &sp); ok && acks == -1 {
+					waiting = append(waiting, replica.PendingAck{Partition: p, RequiredOffset: last + 1})
+					waitingAt = append(waitingAt, place{ti, len(st.Partitions)})
+				}
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if len(waiting) > 0 {
+		// acks=all: wait for the ISR (Kafka's DelayedProduce). Only this
+		// connection waits; Server.Close wakes it.
+		d := s.deps.Replicas.Purgatory().Add(waiting, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
+		errs, err := d.Wait(c.ctx)
+		if err != nil {
+			// The server is closing, and with it this connection: no
+			// answer (the client retries elsewhere).
+			return nil, nil
+		}
+		for i, err := range errs {
+			if err == nil {
+				continue
+			}
+			sp := &resp.Topics[waitingAt[i].topic].Partitions[waitingAt[i].partition]
+			if errors.Is(err, replica.ErrClosed) {
+				// The replica layer shut down under the request: as
+				// for a leader that stepped down, go elsewhere.
+				err = apierror.New(kerr.NotLeaderForPartition, "The broker is shutting down.")
+			}
+			sp.ErrorCode, sp.ErrorMessage = codeOf(err), messageOf(err)
+		}
+	}
+	if req.Version >= 10 {
+		s.produceCurrentLeaders(im, c.listener.Name, names, resp)
 	}
 	if acks == 0 {
 		// No response; a failure closes the connection, the only signal
@@ -134,15 +180,21 @@ func checkProduceRecords(b []byte, version int16) error {
 	return nil
 }
 
-func (s *Server) producePartition(topic string, rp kmsg.ProduceRequestTopicPartition, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) {
-	p, err := s.deps.Replicas.Partition(topic, rp.Partition)
+// producePartition appends one partition's batch and fills its answer.
+// It returns the partition and the last offset appended when the append
+// succeeded (ok).
+func (s *Server) producePartition(im *metadata.Image, topic string, rp kmsg.ProduceRequestTopicPartition, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) (p *replica.Partition, lastOffset int64, ok bool) {
+	p, err := s.hostedPartition(im, topic, rp.Partition)
 	if err != nil {
 		sp.ErrorCode = codeOf(err)
-		return
+		if sp.ErrorCode == kerr.NotLeaderForPartition.Code {
+			sp.ErrorMessage = messageOf(err)
+		}
+		return nil, -1, false
 	}
 	if err := checkProduceRecords(rp.Records, version); err != nil {
 		sp.ErrorCode, sp.ErrorMessage = codeOf(err), messageOf(err)
-		return
+		return nil, -1, false
 	}
 	res, err := p.Append(rp.Records, acks)
 	if err != nil {
@@ -160,9 +212,34 @@ func (s *Server) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 				sp.ErrorRecords = append(sp.ErrorRecords, re)
 			}
 		}
-		return
+		return nil, -1, false
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
+	return p, res.LastOffset, true
+}
+
+// produceCurrentLeaders fills, for every NOT_LEADER_OR_FOLLOWER partition,
+// the current leader and the leaders' endpoints on listener (Produce v10+,
+// KIP-951), so the client retries at the new leader without a metadata
+// round trip. names[i] is the resolved name of the request's topic i.
+func (s *Server) produceCurrentLeaders(im *metadata.Image, listener string, names []string, resp *kmsg.ProduceResponse) {
+	seen := map[int32]bool{}
+	for ti := range resp.Topics {
+		for pi := range resp.Topics[ti].Partitions {
+			sp := &resp.Topics[ti].Partitions[pi]
+			if sp.ErrorCode != kerr.NotLeaderForPartition.Code || names[ti] == "" {
+				continue
+			}
+			cl := s.currentLeader(im, names[ti], sp.Partition, listener)
+			sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = cl.id, cl.epoch
+			if cl.hasNode && !seen[cl.node.id] {
+				seen[cl.node.id] = true
+				b := kmsg.NewProduceResponseBroker()
+				b.NodeID, b.Host, b.Port, b.Rack = cl.node.id, cl.node.host, cl.node.port, cl.node.rack
+				resp.Brokers = append(resp.Brokers, b)
+			}
+		}
+	}
 }

@@ -14,6 +14,21 @@ package server
 // A fetch reads whole batches from the logs, never decoding them, and
 // long-polls: while fewer than min_bytes are available and max_wait_ms has
 // not passed, it parks until an append to one of its partitions.
+//
+// Who fetches decides what is read:
+//
+//	replica id >= 0 (replica_id before v15,   a follower: ReadForFollower,
+//	  replica_state.replica_id from v15)      up to the leader's log end,
+//	                                          DivergingEpoch (v12+); its
+//	                                          progress moves the HW
+//	consumer, v11+                            the leader, or a follower up
+//	                                          to its own HW (KIP-392); the
+//	                                          leader may answer
+//	                                          preferred_read_replica
+//	consumer, v4-10                           the leader only
+//
+// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers to consumers name
+// the current leader and its endpoint (v16+, KIP-951).
 
 import (
 	"time"
@@ -21,6 +36,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/apierror"
+	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/replica"
 )
 
@@ -40,9 +57,36 @@ type fetchPartition struct {
 	fetchOffset        int64
 	maxBytes           int32
 	currentLeaderEpoch int32
+	// A follower's last_fetched_epoch and log_start_offset (-1 if none).
+	lastFetchedEpoch      int32
+	replicaLogStartOffset int64
 
 	p   *replica.Partition
-	err int16
+	err error
+}
+
+// fetchParams is who is fetching and how (Kafka's FetchParams).
+type fetchParams struct {
+	// replicaID is the fetching follower's broker id, -1 for consumers.
+	replicaID    int32
+	replicaEpoch int64
+	isolation    int8
+	// clientMetadata is set from Fetch v11 (KIP-392): a consumer may be
+	// served by a follower, and sent to one in its rack.
+	clientMetadata bool
+	rack           string
+	listener       string
+}
+
+func (f *fetchParams) fromFollower() bool { return f.replicaID >= 0 }
+
+// fetchReplica returns who sent a Fetch: the follower's broker id and
+// epoch (replica_id before v15, replica_state from v15, KIP-903), or -1.
+func fetchReplica(req *kmsg.FetchRequest) (id int32, epoch int64) {
+	if req.Version >= 15 {
+		return req.ReplicaState.ID, req.ReplicaState.Epoch
+	}
+	return req.ReplicaID, -1
 }
 
 func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
@@ -86,10 +130,12 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 	var parts []*fetchPartition
 	if sess == nil {
 		for _, rt := range req.Topics {
-			for _, rp := range rt.Partitions {
+			for i := range rt.Partitions {
+				rp := &rt.Partitions[i]
 				parts = append(parts, &fetchPartition{
 					key:         keyOf(rt.Topic, rt.TopicID, rp.Partition),
 					fetchOffset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, currentLeaderEpoch: rp.CurrentLeaderEpoch,
+					lastFetchedEpoch: rp.LastFetchedEpoch, replicaLogStartOffset: rp.LogStartOffset,
 				})
 			}
 		}
@@ -100,8 +146,9 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 			}
 		}
 		for _, rt := range req.Topics {
-			for _, rp := range rt.Partitions {
-				sess.upsert(keyOf(rt.Topic, rt.TopicID, rp.Partition), rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch)
+			for i := range rt.Partitions {
+				rp := &rt.Partitions[i]
+				sess.upsert(keyOf(rt.Topic, rt.TopicID, rp.Partition), rp)
 			}
 		}
 		for _, k := range sess.order {
@@ -109,6 +156,7 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 			parts = append(parts, &fetchPartition{
 				key: k, cached: sp,
 				fetchOffset: sp.fetchOffset, maxBytes: sp.maxBytes, currentLeaderEpoch: sp.currentLeaderEpoch,
+				lastFetchedEpoch: sp.lastFetchedEpoch, replicaLogStartOffset: sp.replicaLogStartOffset,
 			})
 		}
 		resp.SessionID = sess.id
@@ -117,16 +165,16 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 	for _, fp := range parts {
 		topic, ok := resolveTopic(im, fp.key.topic, fp.key.topicID)
 		if !ok {
-			fp.err = kerr.UnknownTopicOrPartition.Code
+			fp.err = apierror.New(kerr.UnknownTopicOrPartition, "")
 			if useIDs {
-				fp.err = kerr.UnknownTopicID.Code
+				fp.err = apierror.New(kerr.UnknownTopicID, "")
 			}
 			continue
 		}
 		fp.name = topic.Name
-		p, err := s.deps.Replicas.Partition(topic.Name, fp.key.partition)
+		p, err := s.hostedPartition(im, topic.Name, fp.key.partition)
 		if err != nil {
-			fp.err = codeOf(err)
+			fp.err = err
 			continue
 		}
 		fp.p = p
@@ -137,7 +185,13 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 	if maxBytes <= 0 || maxBytes > s.cfg.FetchMaxBytes {
 		maxBytes = s.cfg.FetchMaxBytes
 	}
-	isolation := req.IsolationLevel
+	params := fetchParams{isolation: req.IsolationLevel, clientMetadata: req.Version >= 11, rack: req.Rack, listener: c.listener.Name}
+	params.replicaID, params.replicaEpoch = fetchReplica(req)
+	if params.fromFollower() {
+		// Followers read everything they do not have; isolation is a
+		// consumer's notion, and so is the rack.
+		params.isolation, params.clientMetadata = replica.ReadUncommitted, false
+	}
 
 	// Long poll: read; if not enough, wait for an append or the deadline.
 	deadline := s.cfg.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
@@ -147,10 +201,12 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 			waiter.Close()
 		}
 	}()
+	reread := false
 	for {
-		results, total, anyErr := s.readFetch(parts, maxBytes, isolation)
-		if total >= int(req.MinBytes) || anyErr || req.MaxWaitMillis <= 0 || !s.cfg.Now().Before(deadline) || len(watch) == 0 {
-			s.fillFetchResponse(resp, req, parts, results, full)
+		results, total, answerNow := s.readFetch(im, parts, maxBytes, &params, reread)
+		reread = true
+		if total >= int(req.MinBytes) || answerNow || req.MaxWaitMillis <= 0 || !s.cfg.Now().Before(deadline) || len(watch) == 0 {
+			s.fillFetchResponse(im, resp, req, &params, parts, results, full)
 			return resp
 		}
 		if waiter == nil {
@@ -165,7 +221,7 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 		case <-t.C:
 		case <-c.ctx.Done():
 			t.Stop()
-			s.fillFetchResponse(resp, req, parts, results, full)
+			s.fillFetchResponse(im, resp, req, &params, parts, results, full)
 			return resp
 		}
 		t.Stop()
@@ -178,22 +234,32 @@ type fetchResult struct {
 	highWatermark  int64
 	lastStable     int64
 	logStartOffset int64
+	// divergingEpoch and divergingEndOffset answer a follower whose log
+	// diverges (KIP-320); -1 otherwise.
+	divergingEpoch     int32
+	divergingEndOffset int64
+	// preferredReadReplica sends a consumer to a follower (KIP-392); -1
+	// to read here.
+	preferredReadReplica int32
 }
 
 // readFetch reads every partition within the byte limits (KIP-74: the
 // first batch of the first partition with data is returned whole even
-// when larger than the limits).
-func (s *Server) readFetch(parts []*fetchPartition, maxBytes int32, isolation int8) ([]fetchResult, int, bool) {
-	results := make([]fetchResult, len(parts))
+// when larger than the limits). answerNow is set when the response must
+// not wait for more data: an error, a diverging epoch, or a preferred
+// read replica (Kafka's DelayedFetch conditions). reread marks the
+// re-reads of a long poll, which do not record a follower's progress
+// again.
+func (s *Server) readFetch(im *metadata.Image, parts []*fetchPartition, maxBytes int32, params *fetchParams, reread bool) (results []fetchResult, total int, answerNow bool) {
+	results = make([]fetchResult, len(parts))
 	remaining := int(maxBytes)
-	total := 0
-	anyErr := false
 	for i, fp := range parts {
 		r := &results[i]
 		r.highWatermark, r.lastStable, r.logStartOffset = -1, -1, -1
-		if fp.err != 0 {
-			r.err = fp.err
-			anyErr = true
+		r.divergingEpoch, r.divergingEndOffset, r.preferredReadReplica = -1, -1, -1
+		if fp.err != nil {
+			r.err = codeOf(fp.err)
+			answerNow = true
 			continue
 		}
 		limit := int(fp.maxBytes)
@@ -203,27 +269,68 @@ func (s *Server) readFetch(parts []*fetchPartition, maxBytes int32, isolation in
 		if limit < 0 {
 			limit = 0
 		}
-		rr, err := fp.p.Read(fp.fetchOffset, limit, isolation, fp.currentLeaderEpoch, total == 0)
-		r.highWatermark, r.lastStable, r.logStartOffset = rr.HighWatermark, rr.LastStableOffset, rr.LogStartOffset
+		var data []byte
+		var err error
+		switch {
+		case params.fromFollower():
+			var fr replica.FollowerReadResult
+			fr, err = fp.p.ReadForFollower(replica.FollowerFetch{
+				ReplicaID:          params.replicaID,
+				BrokerEpoch:        params.replicaEpoch,
+				CurrentLeaderEpoch: fp.currentLeaderEpoch,
+				FetchOffset:        fp.fetchOffset,
+				LastFetchedEpoch:   fp.lastFetchedEpoch,
+				LogStartOffset:     fp.replicaLogStartOffset,
+				MaxBytes:           limit,
+				MinOneBatch:        total == 0,
+				SkipStateUpdate:    reread,
+			})
+			r.highWatermark, r.lastStable, r.logStartOffset = fr.HighWatermark, fr.HighWatermark, fr.LogStartOffset
+			r.divergingEpoch, r.divergingEndOffset = fr.DivergingEpoch, fr.DivergingEndOffset
+			if r.divergingEpoch >= 0 {
+				answerNow = true
+			}
+			data = fr.Data
+		case params.clientMetadata:
+			if pref := s.preferredReadReplica(im, fp.p, fp.fetchOffset, params.rack, params.listener); pref >= 0 {
+				// Skip the read; the consumer goes to pref.
+				l := fp.p.Log()
+				r.preferredReadReplica = pref
+				r.highWatermark, r.logStartOffset = l.HighWatermark(), l.LogStartOffset()
+				r.lastStable = r.highWatermark
+				answerNow = true
+				continue
+			}
+			var rr replica.ReadResult
+			rr, err = fp.p.ReadFromReplica(fp.fetchOffset, limit, params.isolation, fp.currentLeaderEpoch, total == 0)
+			r.highWatermark, r.lastStable, r.logStartOffset = rr.HighWatermark, rr.LastStableOffset, rr.LogStartOffset
+			data = rr.Data
+		default:
+			var rr replica.ReadResult
+			rr, err = fp.p.Read(fp.fetchOffset, limit, params.isolation, fp.currentLeaderEpoch, total == 0)
+			r.highWatermark, r.lastStable, r.logStartOffset = rr.HighWatermark, rr.LastStableOffset, rr.LogStartOffset
+			data = rr.Data
+		}
 		if err != nil {
 			r.err = codeOf(err)
-			anyErr = true
+			answerNow = true
 			continue
 		}
-		r.data = rr.Data
-		total += len(rr.Data)
-		remaining -= len(rr.Data)
+		r.data = data
+		total += len(data)
+		remaining -= len(data)
 	}
-	return results, total, anyErr
+	return results, total, answerNow
 }
 
-func (s *Server) fillFetchResponse(resp *kmsg.FetchResponse, req *kmsg.FetchRequest, parts []*fetchPartition, results []fetchResult, full bool) {
+func (s *Server) fillFetchResponse(im *metadata.Image, resp *kmsg.FetchResponse, req *kmsg.FetchRequest, params *fetchParams, parts []*fetchPartition, results []fetchResult, full bool) {
 	var cur *kmsg.FetchResponseTopic
+	var leaders map[int32]bool // endpoints listed (KIP-951)
 	for i, fp := range parts {
 		r := results[i]
 		if !full {
 			sp := fp.cached
-			news := r.err != 0 || len(r.data) > 0 || !sp.sent ||
+			news := r.err != 0 || len(r.data) > 0 || !sp.sent || r.divergingEpoch >= 0 || r.preferredReadReplica >= 0 ||
 				sp.highWatermark != r.highWatermark || sp.lastStable != r.lastStable || sp.logStartOffset != r.logStartOffset
 			if !news {
 				continue
@@ -244,9 +351,24 @@ func (s *Server) fillFetchResponse(resp *kmsg.FetchResponse, req *kmsg.FetchRequ
 		p.Partition = fp.key.partition
 		p.ErrorCode = r.err
 		p.HighWatermark, p.LastStableOffset, p.LogStartOffset = r.highWatermark, r.lastStable, r.logStartOffset
-		p.PreferredReadReplica = -1
+		p.PreferredReadReplica = r.preferredReadReplica
+		p.DivergingEpoch.Epoch, p.DivergingEpoch.EndOffset = r.divergingEpoch, r.divergingEndOffset
 		if req.IsolationLevel == replica.ReadCommitted {
 			p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		}
+		if req.Version >= 16 && !params.fromFollower() && fp.name != "" &&
+			(r.err == kerr.NotLeaderForPartition.Code || r.err == kerr.FencedLeaderEpoch.Code) {
+			cl := s.currentLeader(im, fp.name, fp.key.partition, params.listener)
+			p.CurrentLeader.LeaderID, p.CurrentLeader.LeaderEpoch = cl.id, cl.epoch
+			if cl.hasNode && !leaders[cl.node.id] {
+				if leaders == nil {
+					leaders = map[int32]bool{}
+				}
+				leaders[cl.node.id] = true
+				b := kmsg.NewFetchResponseBroker()
+				b.NodeID, b.Host, b.Port, b.Rack = cl.node.id, cl.node.host, cl.node.port, cl.node.rack
+				resp.Brokers = append(resp.Brokers, b)
+			}
 		}
 		// An empty record set, never null: librdkafka and kafka-python
 		// reject a null one (Kafka sends MemoryRecords.EMPTY).

@@ -10,7 +10,11 @@ package server
 //
 // Timestamps: -1 latest (high watermark, or last stable offset for
 // read_committed), -2 earliest, otherwise the first offset whose timestamp
-// is at least the one asked for.
+// is at least the one asked for. Only the leader answers. A follower
+// (replica_id >= 0) gets the log end offset for -1, not the high
+// watermark (Kafka's FetchIsolation.LOG_END); a consumer asking a new
+// leader whose high watermark has not yet reached its epoch's start gets
+// OFFSET_NOT_AVAILABLE (KIP-207) and retries.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,6 +31,11 @@ func init() {
 
 func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	im := s.image()
+	isolation := req.IsolationLevel
+	if req.ReplicaID >= 0 {
+		isolation = replica.IsolationLogEnd
+	}
 	// Every entry of a partition named more than once is answered
 	// INVALID_REQUEST, as Kafka does.
 	count := map[string]map[int32]int{}
@@ -55,7 +64,7 @@ func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			p, err := s.deps.Replicas.Partition(rt.Topic, rp.Partition)
+			p, err := s.hostedPartition(im, rt.Topic, rp.Partition)
 			if err != nil {
 				sp.ErrorCode = codeOf(err)
 				st.Partitions = append(st.Partitions, sp)
@@ -66,7 +75,7 @@ func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			off, fts, epoch, err := p.ListOffset(ts, req.IsolationLevel, rp.CurrentLeaderEpoch)
+			off, fts, epoch, err := p.ListOffset(ts, isolation, rp.CurrentLeaderEpoch)
 			if err != nil {
 				sp.ErrorCode = codeOf(err)
 			} else {

@@ -10,6 +10,16 @@ package server
 //	v12: topics may be requested by id only.   v13: top-level error code.
 //
 // Kafka 4.0 keeps all versions (KIP-896 removed none for Metadata).
+//
+// Brokers are those a client can reach on the listener the request came
+// in on (cluster.go): in a cluster, every unfenced registered broker with
+// an endpoint there; on a single node, this node. Per partition: the
+// image's leader (-1 with LEADER_NOT_AVAILABLE when it is not registered,
+// or LISTENER_NOT_FOUND from v6 when it has no endpoint on this
+// listener), replicas and ISR as registered (v0 lists only the reachable
+// ones and answers REPLICA_NOT_AVAILABLE), and as offline replicas those
+// on fenced, unregistered or listener-less brokers (Kafka's
+// KRaftMetadataCache.getTopicMetadata).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -35,13 +45,17 @@ const topicAuthorizedOps = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<
 
 func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := s.advertised(c.listener.Name)
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port, b.Rack = s.cfg.NodeID, host, port, s.cfg.Rack
-	resp.Brokers = append(resp.Brokers, b)
+	im := s.image()
+	listener := c.listener.Name
+	nodes, _ := s.aliveBrokers(im, listener, false)
+	for _, n := range nodes {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = n.id, n.host, n.port, n.rack
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	clusterID := s.cfg.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = s.cfg.NodeID
+	resp.ControllerID = s.controllerID(im, nodes)
 	if req.Version >= 8 && req.Version <= 10 {
 		resp.AuthorizedOperations = authorizedOpsUnset
 		if req.IncludeClusterAuthorizedOperations {
@@ -49,12 +63,11 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 		}
 	}
 
-	im := s.image()
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, name := range im.TopicNames() {
 			t, _ := im.Topic(name)
-			resp.Topics = append(resp.Topics, s.metadataTopic(req, t))
+			resp.Topics = append(resp.Topics, s.metadataTopic(req, im, listener, t))
 		}
 		return resp
 	}
@@ -84,7 +97,7 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 			continue
 		}
 		if ok {
-			resp.Topics = append(resp.Topics, s.metadataTopic(req, t))
+			resp.Topics = append(resp.Topics, s.metadataTopic(req, im, listener, t))
 			continue
 		}
 		mt := kmsg.NewMetadataResponseTopic()
@@ -113,7 +126,7 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 			if r.Err != nil {
 				if kerr.TopicAlreadyExists.Code == codeOf(r.Err) {
 					if t, ok := im.Topic(r.Name); ok {
-						resp.Topics[idx] = s.metadataTopic(req, t)
+						resp.Topics[idx] = s.metadataTopic(req, im, listener, t)
 					}
 					continue
 				}
@@ -121,14 +134,14 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 				continue
 			}
 			if t, ok := im.Topic(r.Name); ok {
-				resp.Topics[idx] = s.metadataTopic(req, t)
+				resp.Topics[idx] = s.metadataTopic(req, im, listener, t)
 			}
 		}
 	}
 	return resp
 }
 
-func (s *Server) metadataTopic(req *kmsg.MetadataRequest, t *metadata.Topic) kmsg.MetadataResponseTopic {
+func (s *Server) metadataTopic(req *kmsg.MetadataRequest, im *metadata.Image, listener string, t *metadata.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -150,9 +163,61 @@ func (s *Server) metadataTopic(req *kmsg.MetadataRequest, t *metadata.Topic) kms
 		if p.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}
+		if clusterImage(im) {
+			s.clusterPartition(req, im, listener, p, &mp)
+		}
 		mt.Partitions[i] = mp
 	}
 	return mt
+}
+
+// clusterPartition fills a partition's leader, replicas and errors from
+// the broker registrations of a cluster's image (see the top of the file).
+func (s *Server) clusterPartition(req *kmsg.MetadataRequest, im *metadata.Image, listener string, p metadata.Partition, mp *kmsg.MetadataResponseTopicPartition) {
+	reachable := func(id int32) bool {
+		_, ok := s.aliveBroker(im, id, listener)
+		return ok
+	}
+	for _, id := range p.Replicas {
+		if !reachable(id) {
+			mp.OfflineReplicas = append(mp.OfflineReplicas, id)
+		}
+	}
+	unavailable := false
+	if req.Version == 0 {
+		// v0 answered an error when a replica's broker was down; later
+		// versions list every replica and leave the broker out.
+		filter := func(ids []int32) []int32 {
+			out := make([]int32, 0, len(ids))
+			for _, id := range ids {
+				if reachable(id) {
+					out = append(out, id)
+				}
+			}
+			unavailable = unavailable || len(out) < len(ids)
+			return out
+		}
+		mp.Replicas, mp.ISR = filter(p.Replicas), filter(p.ISR)
+	}
+	if p.Leader < 0 {
+		return // LEADER_NOT_AVAILABLE
+	}
+	b, registered := im.Broker(p.Leader)
+	if registered {
+		if _, ok := b.Endpoint(listener); ok {
+			// Kafka names a registered leader even when fenced:
+			// the controller moves leadership off fenced brokers.
+			if unavailable {
+				mp.ErrorCode = kerr.ReplicaNotAvailable.Code
+			}
+			return
+		}
+	}
+	mp.Leader = -1
+	mp.ErrorCode = kerr.LeaderNotAvailable.Code
+	if registered && req.Version >= 6 {
+		mp.ErrorCode = kerr.ListenerNotFound.Code
+	}
 }
 
 // isInternalTopic reports whether Kafka treats the topic as internal.

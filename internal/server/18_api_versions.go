@@ -35,13 +35,15 @@ func init() {
 	}})
 }
 
+// apiKeys lists what this server's listeners serve (broker and
+// controller listeners differ; see handlers.go).
 func (s *Server) apiKeys() []kmsg.ApiVersionsResponseApiKey {
 	keys := make([]kmsg.ApiVersionsResponseApiKey, 0, len(handlers))
-	for _, h := range handlers {
+	s.served(func(h *handler) {
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = h.key, h.min, h.max
 		keys = append(keys, k)
-	}
+	})
 	sort.Slice(keys, func(i, j int) bool { return keys[i].ApiKey < keys[j].ApiKey })
 	return keys
 }

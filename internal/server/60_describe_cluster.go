@@ -5,6 +5,9 @@ package server
 //	v0: brokers, cluster id, controller id (KIP-700).
 //	v1: endpoint_type (1 = brokers; 2 = controllers, KIP-919).
 //	v2: include_fenced_brokers, is_fenced (KIP-1073).
+//
+// Brokers and controller_id are Metadata's (cluster.go): the brokers
+// reachable on the request's listener, fenced ones too when v2 asks.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,12 +31,20 @@ func (s *Server) handleDescribeCluster(c *conn, req *kmsg.DescribeClusterRequest
 		resp.ErrorMessage = &msg
 		return resp
 	}
+	im := s.image()
 	resp.ClusterID = s.cfg.ClusterID
-	resp.ControllerID = s.cfg.NodeID
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
-	host, port := s.advertised(c.listener.Name)
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port, b.Rack = s.cfg.NodeID, host, port, s.cfg.Rack
-	resp.Brokers = append(resp.Brokers, b)
+	nodes, fenced := s.aliveBrokers(im, c.listener.Name, req.Version >= 2 && req.IncludeFencedBrokers)
+	var alive []brokerNode
+	for _, n := range nodes {
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = n.id, n.host, n.port, n.rack
+		b.IsFenced = fenced[n.id]
+		resp.Brokers = append(resp.Brokers, b)
+		if !b.IsFenced {
+			alive = append(alive, n)
+		}
+	}
+	resp.ControllerID = s.controllerID(im, alive)
 	return resp
 }

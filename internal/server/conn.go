@@ -117,7 +117,7 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := lookupHandler(hdr.APIKey)
+	h := c.s.lookupHandler(hdr.APIKey)
 	if h == nil {
 		return nil, errorf("unknown api key %d", hdr.APIKey)
 	}
@@ -143,7 +143,12 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 	} else {
 		c.clientID = ""
 	}
-	resp, err := h.fn(c.s, c, req)
+	var resp kmsg.Response
+	if c.s.forwards(hdr.APIKey) {
+		resp = c.s.forward(c.ctx, req) // to the active controller (forward.go)
+	} else {
+		resp, err = h.fn(c.s, c, req)
+	}
 	if err != nil || resp == nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/apierror"
 )
@@ -45,6 +46,10 @@ type sessionPartition struct {
 	fetchOffset        int64
 	maxBytes           int32
 	currentLeaderEpoch int32
+	// lastFetchedEpoch and replicaLogStartOffset are a follower's
+	// (last_fetched_epoch, log_start_offset); -1 for consumers.
+	lastFetchedEpoch      int32
+	replicaLogStartOffset int64
 	// Last values sent to the client, to tell whether there is news.
 	highWatermark  int64
 	lastStable     int64
@@ -144,14 +149,15 @@ func nextEpoch(e int32) int32 {
 }
 
 // upsert adds or updates a partition from a request.
-func (s *fetchSession) upsert(k sessionKey, offset int64, maxBytes, currentLeaderEpoch int32) {
+func (s *fetchSession) upsert(k sessionKey, rp *kmsg.FetchRequestTopicPartition) {
 	sp, ok := s.partition[k]
 	if !ok {
 		sp = &sessionPartition{}
 		s.partition[k] = sp
 		s.order = append(s.order, k)
 	}
-	sp.fetchOffset, sp.maxBytes, sp.currentLeaderEpoch = offset, maxBytes, currentLeaderEpoch
+	sp.fetchOffset, sp.maxBytes, sp.currentLeaderEpoch = rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch
+	sp.lastFetchedEpoch, sp.replicaLogStartOffset = rp.LastFetchedEpoch, rp.LogStartOffset
 }
 
 // forget removes a partition.

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gregor-streaming/gregor/internal/controller"
+	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/replica"
 	"github.com/gregor-streaming/gregor/internal/storage"
@@ -59,6 +60,19 @@ type Config struct {
 	FetchMaxBytes int32
 	// MaxIncrementalFetchSessions is max.incremental.fetch.session.cache.slots.
 	MaxIncrementalFetchSessions int
+	// ControllerEndpoint makes this server serve controller listeners
+	// (controller.listener.names) with the controller's handler set
+	// instead of the broker's (handlers.go).
+	ControllerEndpoint bool
+	// ControllerListenerName is the first of controller.listener.names,
+	// the name of the voters' endpoints in DescribeQuorum responses.
+	ControllerListenerName string
+	// ForwardTimeout bounds how long a request forwarded to the active
+	// controller is retried (request.timeout.ms; default 30 s).
+	ForwardTimeout time.Duration
+	// ReplicaSelectorClass is replica.selector.class: "" (consumers read
+	// from the leader) or RackAwareReplicaSelector (replica_selector.go).
+	ReplicaSelectorClass string
 	// Listen opens a listener; nil means net.Listen. Tests may pass their
 	// own.
 	Listen func(network, address string) (net.Listener, error)
@@ -110,6 +124,16 @@ type Deps struct {
 	Replicas   *replica.Manager
 	Logs       *storage.Manager
 	Configs    Configs
+	// ControllerLocator names the active controller in Metadata and
+	// DescribeCluster; nil: this node (no quorum).
+	ControllerLocator ControllerLocator
+	// Groups is the group coordinator; nil answers group requests
+	// COORDINATOR_NOT_AVAILABLE.
+	Groups *group.Coordinator
+	// Forwarder reaches the active controller of a controller quorum;
+	// with it, broker listeners forward the admin requests (forward.go).
+	// nil on a single node, whose controller runs in-process.
+	Forwarder Forwarder
 }
 
 // Server serves the Kafka protocol. Create with New, then Start; Close
@@ -158,6 +182,9 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	if cfg.MaxIncrementalFetchSessions <= 0 {
 		cfg.MaxIncrementalFetchSessions = 1000
+	}
+	if cfg.ForwardTimeout <= 0 {
+		cfg.ForwardTimeout = 30 * time.Second
 	}
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -1,0 +1,90 @@
+package coordinator
+
+import (
+	"fmt"
+
+	"github.com/gregor-streaming/gregor/internal/record"
+	"github.com/gregor-streaming/gregor/internal/storage"
+)
+
+// Log is the partition a shard writes to and loads from.
+type Log interface {
+	// Append appends one batch with acks=all and returns the offset of
+	// its first record. The error carries Kafka's code (apierror).
+	Append(batch []byte) (baseOffset int64, err error)
+	// Read returns whole batches from offset, about maxBytes (at least
+	// one batch), below the high watermark, and the high watermark.
+	Read(offset int64, maxBytes int) (data []byte, highWatermark int64, err error)
+	// LogStartOffset is the first offset still in the log.
+	LogStartOffset() int64
+}
+
+// buildBatch encodes records as one batch written at nowMs.
+func buildBatch(records []Record, nowMs int64, codec record.Codec) ([]byte, error) {
+	recs := make([]record.Record, len(records))
+	for i, r := range records {
+		recs[i] = record.Record{Key: r.Key, Value: r.Value}
+	}
+	return record.Build(record.BuildOptions{
+		PartitionLeaderEpoch: record.NoPartitionLeaderEpoch,
+		Codec:                codec,
+		BaseTimestamp:        nowMs,
+		ProducerID:           record.NoProducerID,
+		ProducerEpoch:        record.NoProducerEpoch,
+		BaseSequence:         record.NoSequence,
+	}, recs)
+}
+
+// load replays log from its start to its high watermark into sm and
+// returns how many records it replayed.
+func load(log Log, sm StateMachine, bufBytes int) (int, error) {
+	offset := log.LogStartOffset()
+	n := 0
+	for {
+		data, hw, err := log.Read(offset, bufBytes)
+		if err != nil {
+			return n, fmt.Errorf("read at offset %d: %w", offset, err)
+		}
+		if len(data) == 0 {
+			if offset >= hw {
+				return n, nil
+			}
+			return n, fmt.Errorf("no data at offset %d below the high watermark %d", offset, hw)
+		}
+		buf := data
+		for len(data) > 0 {
+			h, err := record.ParseHeader(data)
+			if err != nil {
+				return n, fmt.Errorf("batch at offset %d: %w", offset, err)
+			}
+			size := h.Size()
+			if size > len(data) {
+				return n, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, record.ErrTruncated)
+			}
+			batch := data[:size]
+			data = data[size:]
+			next := h.NextOffset()
+			if h.IsControl() {
+				// Transaction markers: the exactly-once work replays them.
+				offset = next
+				continue
+			}
+			err = record.Records(batch, func(r record.Record) error {
+				off := h.BaseOffset + int64(r.OffsetDelta)
+				if r.Key == nil {
+					return nil // a coordinator never writes keyless records
+				}
+				if err := sm.Replay(LoggedRecord{Offset: off, ProducerID: h.ProducerID, Key: r.Key, Value: r.Value}); err != nil {
+					return fmt.Errorf("replay record at offset %d: %w", off, err)
+				}
+				n++
+				return nil
+			})
+			if err != nil {
+				return n, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+			}
+			offset = next
+		}
+		storage.ReleaseReadData(buf)
+	}
+}

@@ -1,0 +1,120 @@
+package server
+
+// OffsetCommit (key 8), versions 2-10 (Kafka 4.0 removed 0-1, KIP-896).
+//
+//	v2: retention_time_ms (v2-4; -1 for offsets.retention.minutes).
+//	v3: throttle.   v4: no change.   v5: retention_time_ms removed
+//	(KIP-211).   v6: committed_leader_epoch (KIP-320).
+//	v7: group_instance_id (KIP-345).   v8: flexible.
+//	v9: KIP-848 member epochs (STALE_MEMBER_EPOCH).
+//	v10: topics by id (KIP-848).
+//
+// Topics and partitions that do not exist are answered
+// UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID by id) here; the rest go
+// to the group coordinator, which answers per partition.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/group"
+	"github.com/gregor-streaming/gregor/internal/metadata"
+)
+
+func init() {
+	register(handler{key: 8, min: 2, max: 10, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+		return s.handleOffsetCommit(c, r.(*kmsg.OffsetCommitRequest)), nil
+	}})
+}
+
+func (s *Server) handleOffsetCommit(c *conn, req *kmsg.OffsetCommitRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	im := s.image()
+	useIDs := req.Version >= 10
+	// codes[i][j] is the answer for request topic i, partition j; -1
+	// until the coordinator answers.
+	codes := make([][]int16, len(req.Topics))
+	cr := group.CommitRequest{
+		Group: req.Group, Generation: req.Generation, MemberID: req.MemberID,
+		InstanceID: req.InstanceID, RetentionMs: -1, Version: req.Version,
+	}
+	if req.Version <= 4 {
+		cr.RetentionMs = req.RetentionTimeMillis
+	}
+	type pos struct{ topic, partition int }
+	var sent []pos
+	for i, rt := range req.Topics {
+		codes[i] = make([]int16, len(rt.Partitions))
+		var t *metadata.Topic
+		var ok bool
+		if useIDs {
+			t, ok = im.TopicByID(metadata.TopicID(rt.TopicID))
+		} else {
+			t, ok = im.Topic(rt.Topic)
+		}
+		if !ok {
+			code := kerr.UnknownTopicOrPartition.Code
+			if useIDs {
+				code = kerr.UnknownTopicID.Code
+			}
+			for j := range codes[i] {
+				codes[i][j] = code
+			}
+			continue
+		}
+		ct := group.CommitTopic{Topic: t.Name, TopicID: t.ID}
+		for j, rp := range rt.Partitions {
+			if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			codes[i][j] = -1
+			ct.Partitions = append(ct.Partitions, group.CommitPartition{
+				Partition: rp.Partition, Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: rp.Metadata,
+			})
+			sent = append(sent, pos{i, j})
+		}
+		if len(ct.Partitions) > 0 {
+			cr.Topics = append(cr.Topics, ct)
+		}
+	}
+	if len(sent) > 0 {
+		var r group.CommitResponse
+		if s.deps.Groups == nil {
+			r = group.CommitResponse{}
+			for _, t := range cr.Topics {
+				tr := group.CommitTopicResult{Topic: t.Topic}
+				for _, p := range t.Partitions {
+					tr.Partitions = append(tr.Partitions, group.PartitionError{Partition: p.Partition, ErrorCode: kerr.CoordinatorNotAvailable.Code})
+				}
+				r.Topics = append(r.Topics, tr)
+			}
+		} else {
+			r = s.deps.Groups.CommitOffsets(c.ctx, cr)
+		}
+		// The coordinator answers in request order.
+		k := 0
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				if k < len(sent) {
+					codes[sent[k].topic][sent[k].partition] = p.ErrorCode
+				}
+				k++
+			}
+		}
+	}
+	for i, rt := range req.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for j, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, codes[i][j]
+			if sp.ErrorCode < 0 {
+				sp.ErrorCode = kerr.UnknownServerError.Code
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}

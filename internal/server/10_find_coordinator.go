@@ -1,0 +1,95 @@
+package server
+
+// FindCoordinator (key 10), versions 0-6.
+//
+//	v1: key_type (0 group, 1 transaction), throttle, error_message.
+//	v2: no change.   v3: flexible.
+//	v4: batched coordinator_keys, one result each (KIP-699).
+//	v5: no change (KIP-890 marker).   v6: key type 2, share groups
+//	(KIP-932).
+//
+// The coordinator of a group is the leader of its __consumer_offsets
+// partition. As in Kafka, a missing __consumer_offsets is created on the
+// first lookup (offsets.topic.num.partitions, offsets.topic.replication.factor)
+// and the lookup answers COORDINATOR_NOT_AVAILABLE; clients retry. There
+// is no transaction coordinator yet: __transaction_state never exists, so
+// transaction lookups answer COORDINATOR_NOT_AVAILABLE, as Kafka does
+// while that topic is missing. Share groups are not enabled: key type 2
+// is INVALID_REQUEST, as on a Kafka without share groups.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/group"
+)
+
+func init() {
+	register(handler{key: 10, min: 0, max: 6, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+		return s.handleFindCoordinator(c, r.(*kmsg.FindCoordinatorRequest)), nil
+	}})
+}
+
+// Coordinator key types.
+const (
+	coordinatorGroup       = 0
+	coordinatorTransaction = 1
+)
+
+func (s *Server) handleFindCoordinator(c *conn, req *kmsg.FindCoordinatorRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	if req.Version < 4 {
+		code, node, host, port := s.findCoordinator(c, req.CoordinatorType, req.CoordinatorKey)
+		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = code, node, host, port
+		msg := errorName(code)
+		resp.ErrorMessage = &msg
+		return resp
+	}
+	for _, key := range req.CoordinatorKeys {
+		code, node, host, port := s.findCoordinator(c, req.CoordinatorType, key)
+		rc := kmsg.NewFindCoordinatorResponseCoordinator()
+		rc.Key, rc.ErrorCode, rc.NodeID, rc.Host, rc.Port = key, code, node, host, port
+		resp.Coordinators = append(resp.Coordinators, rc)
+	}
+	return resp
+}
+
+// errorName is Kafka's Errors.message(): the default message of an
+// error, "NONE" for no error.
+func errorName(code int16) string {
+	if code == 0 {
+		return "NONE"
+	}
+	return kerr.TypedErrorForCode(code).Description
+}
+
+// findCoordinator returns the coordinator of key, or an error and
+// Kafka's "no node" (-1, "", -1).
+func (s *Server) findCoordinator(c *conn, keyType int8, key string) (code int16, node int32, host string, port int32) {
+	none := func(code int16) (int16, int32, string, int32) { return code, -1, "", -1 }
+	switch keyType {
+	case coordinatorGroup:
+	case coordinatorTransaction:
+		return none(kerr.CoordinatorNotAvailable.Code)
+	default:
+		return none(kerr.InvalidRequest.Code)
+	}
+	if s.deps.Groups == nil {
+		return none(kerr.CoordinatorNotAvailable.Code)
+	}
+	t, ok := s.image().Topic(group.TopicName)
+	if !ok {
+		if err := s.deps.Groups.CreateTopic(); err != nil {
+			s.log.Warn("cannot create "+group.TopicName, "err", err)
+		}
+		return none(kerr.CoordinatorNotAvailable.Code)
+	}
+	p := group.PartitionFor(key, int32(len(t.Partitions)))
+	leader := t.Partitions[p].Leader
+	if leader != s.cfg.NodeID {
+		// Other brokers' endpoints arrive with the cluster work.
+		return none(kerr.CoordinatorNotAvailable.Code)
+	}
+	host, port = s.advertised(c.listener.Name)
+	return 0, s.cfg.NodeID, host, port
+}
