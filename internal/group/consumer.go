@@ -478,8 +478,9 @@ func (s *Shard) consumerHeartbeat(now time.Time, req ConsumerHeartbeatRequest, r
 
 	var member *consumerMember
 	replaced := ""
+	rejoined := false
 	if req.InstanceID == nil {
-		member, herr = s.dynamicMember(g, memberID, req, join)
+		member, rejoined, herr = s.dynamicMember(g, memberID, req, join)
 	} else {
 		member, replaced, herr = s.staticMember(g, memberID, req, join, res)
 	}
@@ -526,7 +527,11 @@ func (s *Shard) consumerHeartbeat(now time.Time, req ConsumerHeartbeatRequest, r
 	}
 	updated.clientID, updated.clientHost = req.ClientID, req.ClientHost
 
-	bump := g.epoch == 0
+	bump := g.epoch == 0 || rejoined
+	if rejoined {
+		// Its old assignment is released at once.
+		res.Add(consumerCurrentAssignmentRecord(g.id, member))
+	}
 	if _, ok := members[updated.id]; !ok || memberMetadataChanged(member, updated) {
 		res.Add(consumerMemberMetadataRecord(g.id, updated))
 		if !ok || subscriptionChanged(member, updated) {
@@ -606,18 +611,28 @@ func (s *Shard) consumerGroupForHeartbeat(gid string, create bool, res *coordina
 	return newConsumerGroup(gid), nil
 }
 
-func (s *Shard) dynamicMember(g *consumerGroup, id string, req ConsumerHeartbeatRequest, join bool) (*consumerMember, *heartbeatError) {
+// dynamicMember returns the member a heartbeat is from. A member that
+// joins again (epoch 0) under the id it still has, as a fenced member
+// does, starts over: rejoined is set and its assignment is dropped.
+func (s *Shard) dynamicMember(g *consumerGroup, id string, req ConsumerHeartbeatRequest, join bool) (m *consumerMember, rejoined bool, herr *heartbeatError) {
 	m, ok := g.members[id]
 	if !ok {
 		if !join {
-			return nil, hbErr(kerr.UnknownMemberID, "Member %s is not a member of group %s.", id, g.id)
+			return nil, false, hbErr(kerr.UnknownMemberID, "Member %s is not a member of group %s.", id, g.id)
 		}
-		return &consumerMember{id: id, rebalanceTimeoutMs: -1, assigned: assignment{}, pendingRevocation: assignment{}}, nil
+		return &consumerMember{id: id, rebalanceTimeoutMs: -1, assigned: assignment{}, pendingRevocation: assignment{}}, false, nil
+	}
+	if join && m.epoch != 0 {
+		fresh := m.clone()
+		fresh.epoch, fresh.previousEpoch, fresh.state = 0, 0, memberStable
+		fresh.assigned, fresh.pendingRevocation = assignment{}, assignment{}
+		s.timers.Cancel(consumerRebalanceKey(g.id, id))
+		return fresh, true, nil
 	}
 	if herr := checkMemberEpoch(m, req.MemberEpoch, req.OwnedPartitions); herr != nil {
-		return nil, herr
+		return nil, false, herr
 	}
-	return m, nil
+	return m, false, nil
 }
 
 // staticMember returns the member of a static instance; replaced is the

@@ -336,10 +336,14 @@ func TestConsumerGroupOffsetsAndAdmin(t *testing.T) {
 	wantCode(t, "classic join", j.resp.ErrorCode, kerr.InconsistentGroupProtocol.Code)
 
 	var del []DeletedGroup
-	h.apply(func(res *coordinator.Result) { h.s.DeleteGroups(h.now, []string{"cg"}, func(r []DeletedGroup) { del = r }, res) })
+	h.apply(func(res *coordinator.Result) {
+		h.s.DeleteGroups(h.now, []string{"cg"}, func(r []DeletedGroup) { del = r }, res)
+	})
 	wantCode(t, "delete a group with members", del[0].ErrorCode, kerr.NonEmptyGroup.Code)
 	h.cgHeartbeat(ConsumerHeartbeatRequest{MemberID: "A", MemberEpoch: -1, RebalanceTimeoutMs: -1})
-	h.apply(func(res *coordinator.Result) { h.s.DeleteGroups(h.now, []string{"cg"}, func(r []DeletedGroup) { del = r }, res) })
+	h.apply(func(res *coordinator.Result) {
+		h.s.DeleteGroups(h.now, []string{"cg"}, func(r []DeletedGroup) { del = r }, res)
+	})
 	wantCode(t, "delete the emptied group", del[0].ErrorCode, 0)
 	if _, ok := h.s.consumerGroups["cg"]; ok || h.s.offsets["cg"] != nil {
 		t.Fatal("deleted group still present")
@@ -426,5 +430,20 @@ func TestUniformAssignorBalancedAndSticky(t *testing.T) {
 	}
 	if moved != 3 {
 		t.Errorf("%d partitions moved to make room for one member of 3, want 3", moved)
+	}
+}
+
+// A member that joins again with epoch 0 under its id (as a fenced
+// member does) starts over instead of being fenced again.
+func TestConsumerGroupRejoinWithSameID(t *testing.T) {
+	h := newConsumerHarness(t, fakeTopics{"t1": {topicID(1), 2}})
+	wantHB(t, "A", h.cgHeartbeat(joinReq("A", "t1")), 1, []int32{0, 1})
+	wantCode(t, "stale epoch", h.cgHeartbeat(hb("A", 5, 0, 1)).ErrorCode, kerr.FencedMemberEpoch.Code)
+	r := h.cgHeartbeat(joinReq("A", "t1"))
+	wantHB(t, "rejoin", r, 2, nil)
+	r = h.cgHeartbeat(hb("A", 2))
+	wantHB(t, "after rejoin", r, 2, nil)
+	if a := h.s.consumerGroups["cg"].members["A"].assigned; !slices.Equal(a[topicID(1)].sorted(), []int32{0, 1}) {
+		t.Fatalf("assigned after rejoin %v", a)
 	}
 }

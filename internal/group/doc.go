@@ -1,8 +1,10 @@
 // Package group is the group coordinator: consumer groups with Kafka's
 // classic rebalance protocol (JoinGroup, SyncGroup, Heartbeat,
-// LeaveGroup; KIP-345 static members, KIP-394 member ids), committed
-// offsets (OffsetCommit, OffsetFetch, OffsetDelete) and group
-// administration (ListGroups, DescribeGroups, DeleteGroups).
+// LeaveGroup; KIP-345 static members, KIP-394 member ids), KIP-848
+// consumer groups assigned by the coordinator (ConsumerGroupHeartbeat,
+// ConsumerGroupDescribe; see consumer.go), committed offsets
+// (OffsetCommit, OffsetFetch, OffsetDelete) and group administration
+// (ListGroups, DescribeGroups, DeleteGroups).
 //
 // Each group lives in one partition of __consumer_offsets, chosen by
 // PartitionFor as Kafka does, and is owned by that partition's Shard, a
@@ -20,6 +22,7 @@
 //	key:   int16 type | fields (big endian, int16-length strings)
 //	  type 0, 1  OffsetCommitKey    group, topic, partition int32
 //	  type 2     GroupMetadataKey   group
+//	  type 3-8, 16  KIP-848 consumer group records (consumer_records.go)
 //	value: int16 version | fields; a null value is a tombstone
 //	  OffsetCommitValue v3   offset int64, leader_epoch int32,
 //	                         metadata string, commit_timestamp int64
@@ -37,7 +40,10 @@
 // DeleteGroups, OffsetDelete, deleted topics and offsets.retention.minutes
 // write tombstones. Membership changes between those (joins, the join
 // phase) live only in memory, as in Kafka: after a restart a group is
-// Stable with the members of its last assignment, or Empty.
+// Stable with the members of its last assignment, or Empty. A KIP-848
+// group, by contrast, is entirely in its records (epochs, members,
+// target and current assignments, resolved regexes), and its in-memory
+// state changes only by replaying them.
 //
 // Time is an argument of every Shard method; the shard's timers (session
 // and rebalance timeouts, the initial rebalance delay, pending syncs, the

@@ -17,7 +17,9 @@ func (s *Shard) JoinGroup(now time.Time, req JoinRequest, reply func(JoinRespons
 		// A KIP-848 group: classic members may only take over an empty
 		// one (which is deleted and replaced by a classic group).
 		if !cg.isEmpty() {
-			res.Reply(func() { reply(JoinResponse{MemberID: req.MemberID, Generation: -1, ErrorCode: kerr.InconsistentGroupProtocol.Code}) })
+			res.Reply(func() {
+				reply(JoinResponse{MemberID: req.MemberID, Generation: -1, ErrorCode: kerr.InconsistentGroupProtocol.Code})
+			})
 			return
 		}
 		s.consumerGroupTombstones(cg, res)

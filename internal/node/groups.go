@@ -58,11 +58,12 @@ func (n *Node) newGroups(im *metadata.Image, now func() time.Time) *group.Coordi
 }
 
 // createOffsetsTopic creates __consumer_offsets with Kafka's settings
-// (GroupCoordinator.groupMetadataTopicConfigs).
+// (GroupCoordinator.groupMetadataTopicConfigs), through the active
+// controller (forwarded when this node is not it).
 func (n *Node) createOffsetsTopic() error {
 	compact, producer := "compact", "producer"
 	segment := strconv.Itoa(int(n.cfg.OffsetsTopicSegmentBytes))
-	res := n.controller.CreateTopics([]controller.CreateTopic{{
+	res := n.createTopics([]controller.CreateTopic{{
 		Name:              group.TopicName,
 		NumPartitions:     n.cfg.OffsetsTopicNumPartitions,
 		ReplicationFactor: n.cfg.OffsetsTopicReplicationFactor,
@@ -71,7 +72,7 @@ func (n *Node) createOffsetsTopic() error {
 			"compression.type": &producer,
 			"segment.bytes":    &segment,
 		},
-	}}, false)
+	}})
 	if err := res[0].Err; err != nil {
 		return fmt.Errorf("node: create %s: %w", group.TopicName, err)
 	}

@@ -342,9 +342,12 @@ func TestLearnerFollowsLog(t *testing.T) {
 	if !slices.Equal(st.Voters, []int32{0, 1, 2}) || !slices.Equal(st.Learners, []int32{3}) {
 		t.Fatalf("members: voters %v learners %v", st.Voters, st.Learners)
 	}
-	if p, ok := st.Progress[3]; !ok || p.Match < last {
-		t.Fatalf("leader's progress for the learner: %+v", st.Progress)
-	}
+	// The learner may apply an entry before the leader has its append
+	// response: wait for the leader's view to catch up.
+	waitFor(t, "leader to see the learner's progress", func() bool {
+		p, ok := c.nodes[leader].Status().Progress[3]
+		return ok && p.Match >= last
+	})
 	// Voters 0..2 keep the quorum without it.
 	c.stop(3)
 	c.propose("without-learner")

@@ -119,7 +119,7 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 		// As in Kafka, a topic created here is answered with
 		// LEADER_NOT_AVAILABLE… unless it is ready at once, which on a
 		// single node it is: answer its full metadata.
-		results := s.deps.Controller.CreateTopics(create, false)
+		results := s.CreateTopics(create, false)
 		im = s.image()
 		for i, r := range results {
 			idx := createIdx[i]
