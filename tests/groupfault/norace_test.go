@@ -1,0 +1,5 @@
+//go:build !race
+
+package groupfault
+
+const raceEnabled = false
