@@ -204,6 +204,7 @@ type Broker struct {
 	GroupConsumerMinHeartbeatIntervalMs int32
 	GroupConsumerMaxHeartbeatIntervalMs int32
 	GroupConsumerMaxSize                int32
+	GroupConsumerMigrationPolicy        string
 	OffsetMetadataMaxBytes              int32
 	OffsetsLoadBufferSize               int32
 	OffsetsTopicReplicationFactor       int16
@@ -573,6 +574,7 @@ func (b *Broker) fill(v values) {
 	b.GroupConsumerMinHeartbeatIntervalMs = v.i32("group.consumer.min.heartbeat.interval.ms")
 	b.GroupConsumerMaxHeartbeatIntervalMs = v.i32("group.consumer.max.heartbeat.interval.ms")
 	b.GroupConsumerMaxSize = v.i32("group.consumer.max.size")
+	b.GroupConsumerMigrationPolicy = v.str("group.consumer.migration.policy")
 	b.OffsetMetadataMaxBytes = v.i32("offset.metadata.max.bytes")
 	b.OffsetsLoadBufferSize = v.i32("offsets.load.buffer.size")
 	b.OffsetsTopicReplicationFactor = v.i16("offsets.topic.replication.factor")

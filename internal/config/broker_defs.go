@@ -332,6 +332,8 @@ var brokerDefs = indexBroker([]BrokerConfigDef{
 		"The maximum heartbeat interval for registered consumers."),
 	bdef("group.consumer.max.size", TypeInt, maxInt, Medium, ReadOnly, atLeast(1),
 		"The maximum number of consumers that a single consumer group can accommodate. This value will only impact groups under the CONSUMER group protocol. To configure the max group size when using the CLASSIC group protocol use group.max.size instead."),
+	bdef("group.consumer.migration.policy", TypeString, "bidirectional", Medium, ReadOnly, oneOfFold("bidirectional", "downgrade", "upgrade", "disabled"),
+		"The config that enables converting the non-empty classic group using the consumer embedded protocol to the non-empty consumer group using the consumer group protocol and vice versa; conversions of empty groups in both directions are always enabled regardless of this policy. bidirectional: both upgrade from classic group to consumer group and downgrade from consumer group to classic group are enabled, upgrade: only upgrade from classic group to consumer group is enabled, downgrade: only downgrade from consumer group to classic group is enabled, disabled: neither upgrade nor downgrade is enabled."),
 	bdef("offset.metadata.max.bytes", TypeInt, "4096", High, ReadOnly, nil,
 		"The maximum size for a metadata entry associated with an offset commit."),
 	bdef("offsets.load.buffer.size", TypeInt, "5242880", High, ReadOnly, atLeast(1),

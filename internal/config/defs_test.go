@@ -147,6 +147,7 @@ var kafkaBrokerDefaults = []struct {
 	{"group.consumer.min.heartbeat.interval.ms", "5000", TypeInt, ReadOnly},
 	{"group.consumer.max.heartbeat.interval.ms", "15000", TypeInt, ReadOnly},
 	{"group.consumer.max.size", "2147483647", TypeInt, ReadOnly},
+	{"group.consumer.migration.policy", "bidirectional", TypeString, ReadOnly},
 	{"offset.metadata.max.bytes", "4096", TypeInt, ReadOnly},
 	{"offsets.load.buffer.size", "5242880", TypeInt, ReadOnly},
 	{"offsets.topic.replication.factor", "3", TypeShort, ReadOnly},

@@ -66,6 +66,23 @@ func (s stringIn) check(name string, v any) error {
 
 func (s stringIn) String() string { return "[" + strings.Join(s, ", ") + "]" }
 
+// stringInFold is Kafka's ConfigDef.CaseInsensitiveValidString.in.
+type stringInFold []string
+
+func oneOfFold(s ...string) validator { return stringInFold(s) }
+
+func (s stringInFold) check(name string, v any) error {
+	str, _ := v.(string)
+	for _, ok := range s {
+		if strings.EqualFold(str, ok) {
+			return nil
+		}
+	}
+	return invalidValue(name, str, "String must be one of (case insensitive): "+strings.Join(s, ", "))
+}
+
+func (s stringInFold) String() string { return "(case insensitive) [" + strings.Join(s, ", ") + "]" }
+
 // listIn is Kafka's ConfigDef.ValidList.in: every element must be one of
 // the strings.
 type listIn []string

@@ -70,6 +70,9 @@ type consumerMember struct {
 	state                memberState
 	assigned             assignment
 	pendingRevocation    assignment
+	// classic is set for a member using the classic protocol (JoinGroup,
+	// SyncGroup, Heartbeat) in a consumer group; see migration.go.
+	classic *classicMemberMeta
 }
 
 func (m *consumerMember) clone() *consumerMember {
@@ -257,6 +260,7 @@ func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
 		m.subscribedTopicRegex = r.nullableString()
 		m.rebalanceTimeoutMs = r.int32()
 		m.serverAssignor = r.nullableString()
+		m.classic = r.readClassicMemberMetadata()
 		if r.err != nil {
 			return r.err
 		}
@@ -487,19 +491,6 @@ func (s *Shard) consumerHeartbeat(now time.Time, req ConsumerHeartbeatRequest, r
 	if herr != nil {
 		return ConsumerHeartbeatResponse{}, herr
 	}
-	// The group's members and targets as this operation sees them (the
-	// group itself changes only when the records are replayed).
-	members := maps.Clone(g.members)
-	targets := g.target
-	if replaced != "" {
-		delete(members, replaced)
-		targets = maps.Clone(g.target)
-		if t, ok := targets[replaced]; ok {
-			targets[member.id] = t
-			delete(targets, replaced)
-		}
-	}
-
 	// 1. The member's new metadata; a new member or a new subscription
 	// bumps the group epoch.
 	updated := member.clone()
@@ -526,6 +517,49 @@ func (s *Shard) consumerHeartbeat(now time.Time, req ConsumerHeartbeatRequest, r
 		}
 	}
 	updated.clientID, updated.clientHost = req.ClientID, req.ClientHost
+	updated.classic = nil
+
+	var owned assignment
+	if req.OwnedPartitions != nil {
+		owned = assignmentOf(req.OwnedPartitions)
+	}
+	reconciled := s.updateConsumerMember(g, member, updated, replaced, rejoined, owned, now, res)
+
+	s.scheduleConsumerSession(g.id, reconciled.id, now)
+
+	resp := ConsumerHeartbeatResponse{
+		MemberID: reconciled.id, MemberEpoch: reconciled.epoch,
+		HeartbeatIntervalMs: s.cfg.ConsumerHeartbeatIntervalMs,
+	}
+	full := join || (req.RebalanceTimeoutMs != -1 && (req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.OwnedPartitions != nil)
+	if full || !reconciled.assigned.equal(member.assigned) {
+		resp.HasAssignment = true
+		resp.Assignment = reconciled.assigned.toTopicPartitions()
+	}
+	return resp, nil
+}
+
+// updateConsumerMember applies a member's new metadata to the group and
+// reconciles it (Kafka's steps 1-3 of a heartbeat, shared by
+// ConsumerGroupHeartbeat and a classic member's JoinGroup): a new member
+// or a new subscription bumps the group epoch, a bumped epoch computes a
+// new target assignment, and the member moves towards its target.
+// replaced is the static member updated takes over from, rejoined says
+// member joined again under its id; owned is what the member reports it
+// owns, nil when unknown.
+func (s *Shard) updateConsumerMember(g *consumerGroup, member, updated *consumerMember, replaced string, rejoined bool, owned assignment, now time.Time, res *coordinator.Result) *consumerMember {
+	// The group's members and targets as this operation sees them (the
+	// group itself changes only when the records are replayed).
+	members := maps.Clone(g.members)
+	targets := g.target
+	if replaced != "" {
+		delete(members, replaced)
+		targets = maps.Clone(g.target)
+		if t, ok := targets[replaced]; ok {
+			targets[member.id] = t
+			delete(targets, replaced)
+		}
+	}
 
 	bump := g.epoch == 0 || rejoined
 	if rejoined {
@@ -570,34 +604,22 @@ func (s *Shard) consumerHeartbeat(now time.Time, req ConsumerHeartbeatRequest, r
 	}
 
 	// 3. Bring the member towards its target.
-	var owned assignment
-	if req.OwnedPartitions != nil {
-		owned = assignmentOf(req.OwnedPartitions)
-	}
-	reconciled := s.reconcile(g, updated, targetEpoch, target[updated.id], owned, now, res)
-
-	s.scheduleConsumerSession(g.id, reconciled.id, now)
-
-	resp := ConsumerHeartbeatResponse{
-		MemberID: reconciled.id, MemberEpoch: reconciled.epoch,
-		HeartbeatIntervalMs: s.cfg.ConsumerHeartbeatIntervalMs,
-	}
-	full := join || (req.RebalanceTimeoutMs != -1 && (req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.OwnedPartitions != nil)
-	if full || !reconciled.assigned.equal(member.assigned) {
-		resp.HasAssignment = true
-		resp.Assignment = reconciled.assigned.toTopicPartitions()
-	}
-	return resp, nil
+	return s.reconcile(g, updated, targetEpoch, target[updated.id], owned, now, res)
 }
 
 // consumerGroupForHeartbeat returns the consumer group of a heartbeat,
 // creating it on a join; an empty classic group of that name is
-// converted (deleted), a classic group with members refuses.
+// converted (deleted), a classic group with members is upgraded when
+// the migration policy allows it (see migration.go) and refuses
+// otherwise.
 func (s *Shard) consumerGroupForHeartbeat(gid string, create bool, res *coordinator.Result) (*consumerGroup, *heartbeatError) {
 	if g, ok := s.consumerGroups[gid]; ok {
 		return g, nil
 	}
 	if cg, ok := s.groups[gid]; ok {
+		if create && !cg.is(stateEmpty) && cg.numMembers() > 0 && s.validateOnlineUpgrade(cg) {
+			return s.convertToConsumerGroup(cg, res)
+		}
 		if !create || !cg.is(stateEmpty) {
 			return nil, hbErr(kerr.GroupIDNotFound, "Group %s is not a consumer group.", gid)
 		}
@@ -659,21 +681,7 @@ func (s *Shard) staticMember(g *consumerGroup, id string, req ConsumerHeartbeatR
 		if existing.epoch != leaveGroupStaticMemberEpoch {
 			return nil, "", hbErr(kerr.UnreleasedInstanceID, "Static member %s with instance id %s cannot join the group because the instance id is owned by member %s.", id, instance, existing.id)
 		}
-		// The instance rejoins under a new member id: it takes over the
-		// old member's assignment.
-		s.log.Info("static member rejoins the consumer group with a new member id", "group", g.id, "instance_id", instance, "member_id", id, "old_member_id", existing.id)
-		replacement := &consumerMember{
-			id: id, instanceID: existing.instanceID, rackID: existing.rackID,
-			rebalanceTimeoutMs: existing.rebalanceTimeoutMs, serverAssignor: existing.serverAssignor,
-			subscribedTopicNames: slices.Clone(existing.subscribedTopicNames), subscribedTopicRegex: existing.subscribedTopicRegex,
-			state: memberStable, assigned: existing.assigned.clone(), pendingRevocation: existing.pendingRevocation.clone(),
-		}
-		s.removeConsumerMemberRecords(g, existing.id, res)
-		if t, ok := g.target[existing.id]; ok {
-			res.Add(consumerTargetMemberRecord(g.id, id, t))
-		}
-		res.Add(consumerCurrentAssignmentRecord(g.id, replacement))
-		return replacement, existing.id, nil
+		return s.replaceStaticConsumerMember(g, existing, id, res), existing.id, nil
 	}
 	if existing == nil {
 		return nil, "", hbErr(kerr.UnknownMemberID, "Instance id %s is unknown.", instance)
@@ -685,6 +693,24 @@ func (s *Shard) staticMember(g *consumerGroup, id string, req ConsumerHeartbeatR
 		return nil, "", herr
 	}
 	return existing, "", nil
+}
+
+// replaceStaticConsumerMember: a static instance rejoins under a new
+// member id and takes over the old member's assignment.
+func (s *Shard) replaceStaticConsumerMember(g *consumerGroup, existing *consumerMember, id string, res *coordinator.Result) *consumerMember {
+	s.log.Info("static member rejoins the consumer group with a new member id", "group", g.id, "instance_id", *existing.instanceID, "member_id", id, "old_member_id", existing.id)
+	replacement := &consumerMember{
+		id: id, instanceID: existing.instanceID, rackID: existing.rackID,
+		rebalanceTimeoutMs: existing.rebalanceTimeoutMs, serverAssignor: existing.serverAssignor,
+		subscribedTopicNames: slices.Clone(existing.subscribedTopicNames), subscribedTopicRegex: existing.subscribedTopicRegex,
+		state: memberStable, assigned: existing.assigned.clone(), pendingRevocation: existing.pendingRevocation.clone(),
+	}
+	s.removeConsumerMemberRecords(g, existing.id, res)
+	if t, ok := g.target[existing.id]; ok {
+		res.Add(consumerTargetMemberRecord(g.id, id, t))
+	}
+	res.Add(consumerCurrentAssignmentRecord(g.id, replacement))
+	return replacement
 }
 
 // checkMemberEpoch fences a member whose epoch is ahead of the
@@ -719,7 +745,8 @@ func ownedSubset(owned []TopicPartitions, a assignment) bool {
 
 func memberMetadataChanged(a, b *consumerMember) bool {
 	return !eqStr(a.instanceID, b.instanceID) || !eqStr(a.rackID, b.rackID) || a.clientID != b.clientID ||
-		a.clientHost != b.clientHost || a.rebalanceTimeoutMs != b.rebalanceTimeoutMs || subscriptionChanged(a, b)
+		a.clientHost != b.clientHost || a.rebalanceTimeoutMs != b.rebalanceTimeoutMs || subscriptionChanged(a, b) ||
+		!a.classic.equal(b.classic)
 }
 
 func subscriptionChanged(a, b *consumerMember) bool {
@@ -993,16 +1020,24 @@ func (s *Shard) consumerLeave(now time.Time, req ConsumerHeartbeatRequest, res *
 		}
 	}
 	s.log.Info("member left the consumer group", "group", g.id, "member_id", m.id)
-	s.fenceConsumerMember(g, m, res)
+	s.fenceConsumerMembers(g, []string{m.id}, now, res)
 	return resp, nil
 }
 
-// fenceConsumerMember removes a member and bumps the group epoch so the
-// others rebalance (Kafka's consumerGroupFenceMember).
-func (s *Shard) fenceConsumerMember(g *consumerGroup, m *consumerMember, res *coordinator.Result) {
-	s.removeConsumerMemberRecords(g, m.id, res)
+// fenceConsumerMembers removes members and bumps the group epoch so the
+// others rebalance (Kafka's consumerGroupFenceMember). When only classic
+// members would remain, the group is downgraded to a classic group
+// instead, if the migration policy allows it (see migration.go).
+func (s *Shard) fenceConsumerMembers(g *consumerGroup, ids []string, now time.Time, res *coordinator.Result) {
+	if s.validateOnlineDowngrade(g, ids) {
+		s.convertToClassicGroup(g, ids, now, res)
+		return
+	}
 	members := maps.Clone(g.members)
-	delete(members, m.id)
+	for _, id := range ids {
+		s.removeConsumerMemberRecords(g, id, res)
+		delete(members, id)
+	}
 	for re := range g.regexes {
 		usedStill := false
 		for _, o := range members {
@@ -1015,8 +1050,6 @@ func (s *Shard) fenceConsumerMember(g *consumerGroup, m *consumerMember, res *co
 		}
 	}
 	res.Add(consumerGroupEpochRecord(g.id, g.epoch+1))
-	s.timers.Cancel(consumerSessionKey(g.id, m.id))
-	s.timers.Cancel(consumerRebalanceKey(g.id, m.id))
 }
 
 // removeConsumerMemberRecords writes the tombstones that remove a
@@ -1033,8 +1066,14 @@ func (s *Shard) removeConsumerMemberRecords(g *consumerGroup, memberID string, r
 // (group.consumer.session.timeout.ms): a member that stops heartbeating
 // is fenced.
 func (s *Shard) scheduleConsumerSession(gid, mid string, now time.Time) {
-	s.timers.Schedule(consumerSessionKey(gid, mid), after(now, int64(s.cfg.ConsumerSessionTimeoutMs)), func(s *Shard, now time.Time, res *coordinator.Result) {
-		s.fenceOnTimeout(gid, mid, "its session expired", res)
+	s.scheduleConsumerSessionAfter(gid, mid, s.cfg.ConsumerSessionTimeoutMs, now)
+}
+
+// scheduleConsumerSessionAfter is scheduleConsumerSession with a given
+// timeout: a classic member's is the session.timeout.ms it joined with.
+func (s *Shard) scheduleConsumerSessionAfter(gid, mid string, timeoutMs int32, now time.Time) {
+	s.timers.Schedule(consumerSessionKey(gid, mid), after(now, int64(timeoutMs)), func(s *Shard, now time.Time, res *coordinator.Result) {
+		s.fenceOnTimeout(gid, mid, "its session expired", now, res)
 	})
 }
 
@@ -1050,12 +1089,12 @@ func (s *Shard) scheduleConsumerRebalance(gid, mid string, epoch, timeoutMs int3
 			return
 		}
 		if m, ok := g.members[mid]; ok && m.epoch == epoch && m.state == memberUnrevokedPartitions {
-			s.fenceOnTimeout(gid, mid, "it failed to revoke partitions within its rebalance timeout", res)
+			s.fenceOnTimeout(gid, mid, "it failed to revoke partitions within its rebalance timeout", now, res)
 		}
 	})
 }
 
-func (s *Shard) fenceOnTimeout(gid, mid, why string, res *coordinator.Result) {
+func (s *Shard) fenceOnTimeout(gid, mid, why string, now time.Time, res *coordinator.Result) {
 	g, ok := s.consumerGroups[gid]
 	if !ok {
 		return
@@ -1064,8 +1103,8 @@ func (s *Shard) fenceOnTimeout(gid, mid, why string, res *coordinator.Result) {
 	if !ok {
 		return
 	}
-	s.log.Info("member fenced from the consumer group because "+why, "group", gid, "member_id", mid)
-	s.fenceConsumerMember(g, m, res)
+	s.log.Info("member fenced from the consumer group because "+why, "group", gid, "member_id", m.id)
+	s.fenceConsumerMembers(g, []string{m.id}, now, res)
 	res.Replay = true
 }
 
@@ -1094,6 +1133,9 @@ type DescribedConsumerMember struct {
 	SubscribedTopicRegex *string
 	Assignment           []TopicPartitions
 	TargetAssignment     []TopicPartitions
+	// Classic: the member uses the classic protocol (MemberType 0 of
+	// ConsumerGroupDescribe v1+; 1 otherwise).
+	Classic bool
 }
 
 // DescribeConsumerGroup describes a consumer group; a classic group or
@@ -1118,6 +1160,7 @@ func (s *Shard) DescribeConsumerGroup(id string) DescribedConsumerGroup {
 			ClientID: m.clientID, ClientHost: m.clientHost,
 			SubscribedTopicNames: slices.Sorted(slices.Values(m.subscribedTopicNames)), SubscribedTopicRegex: m.subscribedTopicRegex,
 			Assignment: m.assigned.toTopicPartitions(), TargetAssignment: g.target[mid].toTopicPartitions(),
+			Classic: m.classic != nil,
 		})
 	}
 	return d
@@ -1128,7 +1171,11 @@ func (s *Shard) DescribeConsumerGroup(id string) DescribedConsumerGroup {
 func (s *Shard) loadedConsumerGroups(now time.Time) {
 	for gid, g := range s.consumerGroups {
 		for mid, m := range g.members {
-			s.scheduleConsumerSession(gid, mid, now)
+			if m.classic != nil {
+				s.scheduleConsumerSessionAfter(gid, mid, m.classic.sessionTimeoutMs, now)
+			} else {
+				s.scheduleConsumerSession(gid, mid, now)
+			}
 			if m.state == memberUnrevokedPartitions {
 				s.scheduleConsumerRebalance(gid, mid, m.epoch, m.rebalanceTimeoutMs, now)
 			}

@@ -22,7 +22,10 @@ import (
 //	type 5  ConsumerGroupMemberMetadata      key: group, member
 //	        value: instance_id?, rack_id?, client_id, client_host,
 //	               [subscribed_topic_names], subscribed_topic_regex?,
-//	               rebalance_timeout_ms int32, server_assignor? | tags
+//	               rebalance_timeout_ms int32, server_assignor? |
+//	               tag 0: classic_member_metadata (session_timeout_ms
+//	               int32, [protocol name, metadata bytes]), set for a
+//	               member using the classic protocol (online migration)
 //	type 6  ConsumerGroupTargetAssignmentMetadata  key: group
 //	        value: assignment_epoch int32 | tags
 //	type 7  ConsumerGroupTargetAssignmentMember    key: group, member
@@ -267,7 +270,66 @@ func consumerMemberMetadataRecord(group string, m *consumerMember) coordinator.R
 	w.nullableString(m.subscribedTopicRegex)
 	w.int32(m.rebalanceTimeoutMs)
 	w.nullableString(m.serverAssignor)
-	return coordinator.Record{Key: consumerKey(keyConsumerGroupMemberMetadata, group, m.id), Value: w.done()}
+	if m.classic == nil {
+		return coordinator.Record{Key: consumerKey(keyConsumerGroupMemberMetadata, group, m.id), Value: w.done()}
+	}
+	// ClassicMemberMetadata is tagged field 0, a struct:
+	//	session_timeout_ms int32 | [name, metadata bytes | tags] | tags
+	c := &flexWriter{}
+	c.int32(m.classic.sessionTimeoutMs)
+	c.uvarint(len(m.classic.protocols) + 1)
+	for _, p := range m.classic.protocols {
+		c.string(p.Name)
+		c.uvarint(len(p.Metadata) + 1)
+		c.b = append(c.b, p.Metadata...)
+		c.uvarint(0)
+	}
+	c.uvarint(0)
+	w.uvarint(1) // one tagged field
+	w.uvarint(0) // tag 0
+	w.uvarint(len(c.b))
+	w.b = append(w.b, c.b...)
+	return coordinator.Record{Key: consumerKey(keyConsumerGroupMemberMetadata, group, m.id), Value: w.b}
+}
+
+// readClassicMemberMetadata reads the tagged fields that end a member
+// metadata value; nil when the member uses the consumer protocol.
+func (r *flexReader) readClassicMemberMetadata() *classicMemberMeta {
+	var out *classicMemberMeta
+	n := r.uvarint()
+	for range n {
+		tag := r.uvarint()
+		l := r.uvarint()
+		if !r.need(l) {
+			return nil
+		}
+		field := r.b[:l]
+		r.b = r.b[l:]
+		if tag != 0 {
+			continue
+		}
+		c := &flexReader{b: field}
+		meta := &classicMemberMeta{sessionTimeoutMs: c.int32()}
+		np := c.uvarint() - 1
+		for i := 0; i < np && c.err == nil; i++ {
+			name := c.string()
+			ml := c.uvarint() - 1
+			var md []byte
+			if ml >= 0 && c.need(ml) {
+				md = slices.Clone(c.b[:ml])
+				c.b = c.b[ml:]
+			}
+			c.skipTags()
+			meta.protocols = append(meta.protocols, Protocol{Name: name, Metadata: md})
+		}
+		c.skipTags()
+		if c.err != nil {
+			r.err = c.err
+			return nil
+		}
+		out = meta
+	}
+	return out
 }
 
 func consumerTargetMetadataRecord(group string, epoch int32) coordinator.Record {

@@ -43,7 +43,10 @@
 // Stable with the members of its last assignment, or Empty. A KIP-848
 // group, by contrast, is entirely in its records (epochs, members,
 // target and current assignments, resolved regexes), and its in-memory
-// state changes only by replaying them.
+// state changes only by replaying them. Groups change protocol online as
+// in Kafka 4 (migration.go): a KIP-848 join upgrades a classic group
+// with members, whose members stay as classic members of the consumer
+// group, and the group is downgraded when only those are left.
 //
 // Time is an argument of every Shard method; the shard's timers (session
 // and rebalance timeouts, the initial rebalance delay, pending syncs, the

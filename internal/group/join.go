@@ -14,12 +14,11 @@ import (
 // a member joining a rebalance waits until the join phase completes.
 func (s *Shard) JoinGroup(now time.Time, req JoinRequest, reply func(JoinResponse), res *coordinator.Result) {
 	if cg, ok := s.consumerGroups[req.Group]; ok {
-		// A KIP-848 group: classic members may only take over an empty
-		// one (which is deleted and replaced by a classic group).
+		// A KIP-848 group: a classic member joins one with members as a
+		// classic member (migration.go); an empty one is deleted and
+		// replaced by a classic group.
 		if !cg.isEmpty() {
-			res.Reply(func() {
-				reply(JoinResponse{MemberID: req.MemberID, Generation: -1, ErrorCode: kerr.InconsistentGroupProtocol.Code})
-			})
+			s.classicJoinConsumerGroup(now, cg, req, reply, res)
 			return
 		}
 		s.consumerGroupTombstones(cg, res)

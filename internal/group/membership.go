@@ -15,6 +15,10 @@ import (
 // Stable. reply is called exactly once, through res of this or a later
 // operation.
 func (s *Shard) SyncGroup(now time.Time, req SyncRequest, reply func(SyncResponse), res *coordinator.Result) {
+	if cg, ok := s.consumerGroups[req.Group]; ok {
+		s.classicSyncConsumerGroup(now, cg, req, reply, res)
+		return
+	}
 	fail := func(code int16) { res.Reply(func() { reply(SyncResponse{ErrorCode: code}) }) }
 	g, ok := s.groups[req.Group]
 	if !ok || g.is(stateEmpty) {
@@ -187,6 +191,9 @@ func (s *Shard) propagateAssignment(g *classicGroup, code int16, now time.Time, 
 // Heartbeat handles a Heartbeat request: it keeps the member's session
 // and tells it whether a rebalance is in progress.
 func (s *Shard) Heartbeat(now time.Time, req HeartbeatRequest) int16 {
+	if cg, ok := s.consumerGroups[req.Group]; ok {
+		return s.classicHeartbeatConsumerGroup(now, cg, req)
+	}
 	g, ok := s.groups[req.Group]
 	if !ok {
 		return kerr.UnknownMemberID.Code
@@ -215,6 +222,9 @@ func (s *Shard) Heartbeat(now time.Time, req HeartbeatRequest) int16 {
 // LeaveGroup removes members (by member id, or by instance id alone for
 // an administrative removal of a static member) and rebalances.
 func (s *Shard) LeaveGroup(now time.Time, req LeaveRequest, res *coordinator.Result) LeaveResponse {
+	if cg, ok := s.consumerGroups[req.Group]; ok {
+		return s.classicLeaveConsumerGroup(now, cg, req, res)
+	}
 	g, ok := s.groups[req.Group]
 	if !ok {
 		return LeaveResponse{ErrorCode: kerr.UnknownMemberID.Code}

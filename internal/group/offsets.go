@@ -74,7 +74,8 @@ func (g *classicGroup) validateCommit(req CommitRequest) int16 {
 
 // validateConsumerCommit applies Kafka's ConsumerGroup.validateOffsetCommit:
 // a commit outside group management needs an empty group; a member's
-// commit must carry its current member epoch, with OffsetCommit v9+.
+// commit must carry its current member epoch, with OffsetCommit v9+; a
+// classic member's, its member epoch as the generation, at any version.
 func validateConsumerCommit(g *consumerGroup, req CommitRequest) int16 {
 	if req.Generation < 0 && g.isEmpty() {
 		return 0
@@ -83,6 +84,10 @@ func validateConsumerCommit(g *consumerGroup, req CommitRequest) int16 {
 	switch {
 	case !ok:
 		return kerr.UnknownMemberID.Code
+	case m.classic != nil:
+		if req.Generation != m.epoch {
+			return kerr.IllegalGeneration.Code
+		}
 	case req.Version < 9:
 		return kerr.UnsupportedVersion.Code
 	case req.Generation != m.epoch:

@@ -42,7 +42,12 @@ type Config struct {
 	ConsumerHeartbeatIntervalMs int32
 	// ConsumerMaxSize is group.consumer.max.size.
 	ConsumerMaxSize int32
-	Logger          *slog.Logger
+	// ConsumerMigrationPolicy is group.consumer.migration.policy
+	// (bidirectional, upgrade, downgrade or disabled; case-insensitive):
+	// which online conversions between classic and consumer groups with
+	// members are allowed. Empty means bidirectional.
+	ConsumerMigrationPolicy string
+	Logger                  *slog.Logger
 
 	// topics is Options.Topics.
 	topics func() Topics
@@ -103,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConsumerMaxSize <= 0 {
 		c.ConsumerMaxSize = 1<<31 - 1
+	}
+	if c.ConsumerMigrationPolicy == "" {
+		c.ConsumerMigrationPolicy = MigrationBidirectional
 	}
 	if c.topics == nil {
 		c.topics = func() Topics { return noTopics{} }

@@ -42,6 +42,7 @@ func (n *Node) newGroups(im *metadata.Image, now func() time.Time) *group.Coordi
 		ConsumerSessionTimeoutMs:        cfg.GroupConsumerSessionTimeoutMs,
 		ConsumerHeartbeatIntervalMs:     cfg.GroupConsumerHeartbeatIntervalMs,
 		ConsumerMaxSize:                 cfg.GroupConsumerMaxSize,
+		ConsumerMigrationPolicy:         cfg.GroupConsumerMigrationPolicy,
 		Logger:                          n.log.With("component", "group-coordinator"),
 	}, group.Options{
 		Now:             now,

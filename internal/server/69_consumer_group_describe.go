@@ -23,8 +23,12 @@ func init() {
 	}})
 }
 
-// memberTypeConsumer is KIP-1099's member type of a KIP-848 member.
-const memberTypeConsumer = 1
+// KIP-1099's member types: a member using the classic protocol inside a
+// consumer group (after an online upgrade), and a KIP-848 member.
+const (
+	memberTypeClassic  = 0
+	memberTypeConsumer = 1
+)
 
 func (s *Server) handleConsumerGroupDescribe(c *conn, req *kmsg.ConsumerGroupDescribeRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
@@ -61,6 +65,9 @@ func (s *Server) handleConsumerGroupDescribe(c *conn, req *kmsg.ConsumerGroupDes
 			rm.Assignment = describedAssignment(im, m.Assignment)
 			rm.TargetAssignment = describedAssignment(im, m.TargetAssignment)
 			rm.MemberType = memberTypeConsumer
+			if m.Classic {
+				rm.MemberType = memberTypeClassic
+			}
 			g.Members = append(g.Members, rm)
 		}
 		resp.Groups = append(resp.Groups, g)
