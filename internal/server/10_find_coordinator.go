@@ -86,10 +86,15 @@ func (s *Server) findCoordinator(c *conn, keyType int8, key string) (code int16,
 	}
 	p := group.PartitionFor(key, int32(len(t.Partitions)))
 	leader := t.Partitions[p].Leader
-	if leader != s.cfg.NodeID {
-		// Other brokers' endpoints arrive with the cluster work.
+	if leader == s.cfg.NodeID {
+		host, port = s.advertised(c.listener.Name)
+		return 0, s.cfg.NodeID, host, port
+	}
+	// The coordinator is the partition's leader on another broker: its
+	// endpoint on the listener the client came in on.
+	n, ok := s.aliveBroker(s.image(), leader, c.listener.Name)
+	if leader < 0 || !ok {
 		return none(kerr.CoordinatorNotAvailable.Code)
 	}
-	host, port = s.advertised(c.listener.Name)
-	return 0, s.cfg.NodeID, host, port
+	return 0, n.id, n.host, n.port
 }
