@@ -10,7 +10,8 @@ import (
 // follower whose log diverged from the leader's (Kafka's
 // UnifiedLog.truncateTo). If offset falls inside a batch the whole batch
 // goes, so LogEndOffset may end below offset. Truncating to or past the end
-// does nothing; truncating below the first segment empties the log and
+// keeps every batch but drops a leader epoch entry that starts at the log
+// end; truncating below the first segment empties the log and
 // restarts it at offset. The high watermark and recovery point follow the
 // log end offset down and leader epoch entries from the new end on are
 // dropped.
@@ -25,7 +26,15 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.writableLocked(); err != nil {
 		return err
 	}
-	if offset >= l.logEndOffsetLocked() {
+	if leo := l.logEndOffsetLocked(); offset >= leo {
+		// The log keeps its batches, but a leader epoch entry starting at
+		// the log end goes: a node that became leader (recording its
+		// epoch at its log end) and failed before appending anything must
+		// not keep that epoch as a follower, or every fetch would find
+		// it diverging again (Kafka's UnifiedLog.truncateTo does the same).
+		if l.mu.epochs.truncateFromEnd(leo) {
+			return l.persistEpochsLocked()
+		}
 		return nil
 	}
 	nowMs := l.nowMs()

@@ -1,0 +1,394 @@
+// Package fault is the cluster fault harness: it runs a three-node Gregor
+// cluster as three real `gregor server` processes (each node broker and
+// controller, as config/cluster/ does) on loopback ports of its own,
+// writes to a topic with replication factor 3 and min.insync.replicas=2
+// with acks=all while it SIGKILLs and restarts nodes (the active
+// controller among them) and SIGSTOPs/SIGCONTs them, and then checks the
+// log against what was acknowledged and what a concurrent consumer saw.
+//
+// The default run is short (about 40 s) and runs with `go test`. Set
+// GREGOR_FAULT_DURATION (a Go duration, e.g. 5m) for a soak run, and
+// GREGOR_FAULT_SEED to replay a run's fault schedule (the interleaving
+// with the client still varies).
+//
+// Network partitions (a fault proxy between the nodes) are not injected
+// yet.
+//
+// TestMain builds the gregor binary once (with -race when the test binary
+// has it). Each node's stderr (slog text) is kept and checked for panics
+// and race reports.
+package fault
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// gregorBin is the binary TestMain built.
+var gregorBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gregor-fault-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// Not named "gregor": bin/kafka-server-stop.sh signals every process
+	// named gregor with argument "server", and a test of it running in
+	// parallel must neither stop these nodes nor see them.
+	gregorBin = filepath.Join(dir, "gregor-faulttest")
+	args := []string{"build", "-o", gregorBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/gregor-streaming/gregor/cmd/gregor")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	build := exec.Command(goTool, args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "fault: go %s: %v\n", strings.Join(args, " "), err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startDeadline bounds how long a start may take; a safety net, not a
+// timing assertion.
+const startDeadline = 90 * time.Second
+
+// node is one cluster member: a gregor server process that can be killed,
+// stopped and restarted on the same ports and log dir.
+type node struct {
+	t          *testing.T
+	id         int
+	clientAddr string
+	ctrlAddr   string
+	logDir     string
+	props      string
+	runs       []*run
+}
+
+// run is one process of a node.
+type run struct {
+	n         int
+	cmd       *exec.Cmd
+	listening chan struct{} // closed at the PLAINTEXT "listening" line
+	done      chan struct{} // closed once the process exited and stderr is drained
+	state     *os.ProcessState
+
+	mu      sync.Mutex
+	lines   []string // the newest lines of stderr, at most maxLogLines
+	dropped int      // older lines dropped from lines
+}
+
+// maxLogLines bounds the stderr lines kept per process.
+const maxLogLines = 200000
+
+func (r *run) logLines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.lines...)
+}
+
+func (r *run) exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// cluster is three quorum nodes.
+type cluster struct {
+	t     *testing.T
+	nodes []*node
+}
+
+// newCluster writes the configs of three nodes on free loopback ports
+// and formats their log dirs with one cluster id. It starts nothing.
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{t: t}
+	used := map[string]bool{}
+	for i := 1; i <= 3; i++ {
+		dir := t.TempDir()
+		n := &node{t: t, id: i, clientAddr: freeAddr(t, used), ctrlAddr: freeAddr(t, used),
+			logDir: filepath.Join(dir, "logs"), props: filepath.Join(dir, "server.properties")}
+		c.nodes = append(c.nodes, n)
+	}
+	var voters []string
+	for _, n := range c.nodes {
+		voters = append(voters, fmt.Sprintf("%d@%s", n.id, n.ctrlAddr))
+	}
+	out, err := exec.Command(gregorBin, "kafka-storage", "random-uuid").Output()
+	if err != nil {
+		t.Fatalf("kafka-storage random-uuid: %v", err)
+	}
+	clusterID := strings.TrimSpace(string(out))
+	for _, n := range c.nodes {
+		props := strings.Join([]string{
+			"process.roles=broker,controller",
+			"node.id=" + strconv.Itoa(n.id),
+			"controller.quorum.voters=" + strings.Join(voters, ","),
+			fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://%s", n.clientAddr, n.ctrlAddr),
+			fmt.Sprintf("advertised.listeners=PLAINTEXT://%s,CONTROLLER://%s", n.clientAddr, n.ctrlAddr),
+			"controller.listener.names=CONTROLLER",
+			"inter.broker.listener.name=PLAINTEXT",
+			"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+			"log.dirs=" + n.logDir,
+			"default.replication.factor=3",
+			"min.insync.replicas=2",
+			"offsets.topic.replication.factor=3",
+			"group.initial.rebalance.delay.ms=0",
+		}, "\n") + "\n"
+		if err := os.WriteFile(n.props, []byte(props), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		format := exec.Command(gregorBin, "kafka-storage", "format", "-t", clusterID, "-c", n.props)
+		if out, err := format.CombinedOutput(); err != nil {
+			t.Fatalf("format node %d: %v\n%s", n.id, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			if r := n.current(); r != nil && !r.exited() {
+				r.cmd.Process.Signal(syscall.SIGCONT)
+				r.cmd.Process.Kill()
+				<-r.done
+			}
+		}
+		if t.Failed() {
+			for _, n := range c.nodes {
+				n.dumpLogs()
+			}
+		}
+	})
+	return c
+}
+
+// bootstrap returns the client addresses of all nodes.
+func (c *cluster) bootstrap() []string {
+	var out []string
+	for _, n := range c.nodes {
+		out = append(out, n.clientAddr)
+	}
+	return out
+}
+
+// freeAddr returns a free loopback address whose port lies below the
+// kernel's ephemeral range when it can: while a node is down between a
+// kill and its restart, a port from the ephemeral range could be handed
+// to some connection, and the restart would fail to bind it.
+func freeAddr(t *testing.T, used map[string]bool) string {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &low)
+	}
+	for range 100 {
+		if low <= 12000 {
+			break
+		}
+		port := 10000 + rand.IntN(low-10000)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if used[addr] {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+			used[addr] = true
+			return addr
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	used[ln.Addr().String()] = true
+	return ln.Addr().String()
+}
+
+func (n *node) current() *run {
+	if len(n.runs) == 0 {
+		return nil
+	}
+	return n.runs[len(n.runs)-1]
+}
+
+// running reports whether the node's current process is alive.
+func (n *node) running() bool {
+	r := n.current()
+	return r != nil && !r.exited()
+}
+
+var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
+
+// startAsync starts a new process of the node; wait for it with
+// awaitListening.
+func (n *node) startAsync() *run {
+	n.t.Helper()
+	r := &run{n: len(n.runs), listening: make(chan struct{}), done: make(chan struct{})}
+	r.cmd = exec.Command(gregorBin, "server", n.props)
+	stderr, err := r.cmd.StderrPipe()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		n.t.Fatalf("start node %d: %v", n.id, err)
+	}
+	n.runs = append(n.runs, r)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			r.mu.Lock()
+			if len(r.lines) >= maxLogLines {
+				// A node that logs in a loop must not eat the
+				// machine's memory: keep the newest half.
+				r.lines = append(r.lines[:0], r.lines[maxLogLines/2:]...)
+				r.dropped += maxLogLines / 2
+			}
+			r.lines = append(r.lines, line)
+			r.mu.Unlock()
+			if !sent && strings.Contains(line, "msg=listening") && strings.Contains(line, "listener=PLAINTEXT") {
+				if m := addressRE.FindStringSubmatch(line); m != nil && m[1] == n.clientAddr {
+					close(r.listening)
+					sent = true
+				}
+			}
+		}
+		r.cmd.Wait()
+		r.state = r.cmd.ProcessState
+		close(r.done)
+	}()
+	return r
+}
+
+// awaitListening waits for the "listening" line of the node's client
+// listener.
+func (n *node) awaitListening(r *run) {
+	n.t.Helper()
+	select {
+	case <-r.listening:
+	case <-r.done:
+		n.t.Fatalf("node %d run %d exited before listening: %v", n.id, r.n, r.state)
+	case <-time.After(startDeadline):
+		n.t.Fatalf("node %d run %d did not log that it listens within %v", n.id, r.n, startDeadline)
+	}
+}
+
+// start starts a new process and waits until it listens.
+func (n *node) start() {
+	n.t.Helper()
+	n.awaitListening(n.startAsync())
+}
+
+// kill sends SIGKILL and waits for the process to die of it.
+func (n *node) kill() {
+	n.t.Helper()
+	r := n.current()
+	if r.exited() {
+		n.t.Fatalf("node %d run %d exited by itself before the kill: %v", n.id, r.n, r.state)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		n.t.Fatalf("kill node %d: %v", n.id, err)
+	}
+	<-r.done
+	ws, ok := r.state.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		n.t.Fatalf("node %d run %d ended with %v, want death by SIGKILL", n.id, r.n, r.state)
+	}
+}
+
+// signal sends sig (SIGSTOP, SIGCONT) to the running process.
+func (n *node) signal(sig syscall.Signal) {
+	n.t.Helper()
+	r := n.current()
+	if r.exited() {
+		n.t.Fatalf("node %d run %d exited by itself before %v: %v", n.id, r.n, sig, r.state)
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		n.t.Fatalf("%v node %d: %v", sig, n.id, err)
+	}
+}
+
+// dumpLogs logs the tail of every run's stderr.
+func (n *node) dumpLogs() {
+	for _, r := range n.runs {
+		lines := r.logLines()
+		r.mu.Lock()
+		total := len(lines) + r.dropped
+		r.mu.Unlock()
+		from := max(0, len(lines)-40)
+		n.t.Logf("--- node %d run %d: last %d of %d log lines, %v", n.id, r.n, len(lines)-from, total, r.state)
+		for _, l := range lines[from:] {
+			n.t.Log(l)
+		}
+	}
+}
+
+// checkLogs fails the test on panics and race reports in any node's
+// logs, and returns the level=ERROR lines (reported, not failed: a peer
+// being killed can make a node log one).
+func (c *cluster) checkLogs() (errorLines []string) {
+	c.t.Helper()
+	for _, n := range c.nodes {
+		for _, r := range n.runs {
+			for _, l := range r.logLines() {
+				switch {
+				case strings.Contains(l, "DATA RACE"), strings.HasPrefix(l, "panic:"), strings.HasPrefix(l, "fatal error:"):
+					c.t.Errorf("node %d run %d logged: %s", n.id, r.n, l)
+				case strings.Contains(l, "level=ERROR"):
+					errorLines = append(errorLines, fmt.Sprintf("node %d run %d: %s", n.id, r.n, l))
+				}
+			}
+		}
+	}
+	return errorLines
+}
+
+var quorumLeaderRE = regexp.MustCompile(`msg="metadata quorum leader".*\bleader=(-?\d+) term=(\d+)`)
+
+// activeController returns the active controller as the nodes' logs tell
+// it: the leader of the highest term any node logged (0 if none).
+func (c *cluster) activeController() int {
+	best, bestTerm := 0, -1
+	for _, n := range c.nodes {
+		for _, r := range n.runs {
+			for _, l := range r.logLines() {
+				m := quorumLeaderRE.FindStringSubmatch(l)
+				if m == nil {
+					continue
+				}
+				leader, _ := strconv.Atoi(m[1])
+				term, _ := strconv.Atoi(m[2])
+				if leader > 0 && term > bestTerm {
+					best, bestTerm = leader, term
+				}
+			}
+		}
+	}
+	return best
+}
