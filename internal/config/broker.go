@@ -325,12 +325,37 @@ func (b *Broker) WithDynamic(perBroker, clusterDefault map[string]string) (*Brok
 func (b *Broker) HasRole(role string) bool { return slices.Contains(b.ProcessRoles, role) }
 
 // SingleNode reports whether this node is a whole cluster by itself: it
-// has both roles and no controller quorum is configured, so its
-// controller runs in-process without a controller listener (a Gregor
-// extension; Kafka always needs a quorum configuration).
+// has both roles and either no controller quorum is configured (a Gregor
+// extension; Kafka always needs one) or the only quorum member named by
+// controller.quorum.bootstrap.servers is this node's own controller
+// listener, as in Kafka's standalone quickstart config. Its controller then
+// runs in-process.
 func (b *Broker) SingleNode() bool {
-	return b.HasRole("broker") && b.HasRole("controller") &&
-		len(b.ControllerQuorumVoters) == 0 && len(b.ControllerQuorumBootstrapServers) == 0
+	if !b.HasRole("broker") || !b.HasRole("controller") || len(b.ControllerQuorumVoters) > 0 {
+		return false
+	}
+	for _, addr := range b.ControllerQuorumBootstrapServers {
+		if !b.isOwnControllerAddr(addr) {
+			return false
+		}
+	}
+	return true
+}
+
+// isOwnControllerAddr reports whether host:port names one of this node's
+// controller listeners on this machine.
+func (b *Broker) isOwnControllerAddr(addr string) bool {
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	local := host == "localhost" || host == "127.0.0.1" || host == "::1" || isWildcardHost(host)
+	for _, l := range append(b.ControllerListeners(), b.AdvertisedControllerListeners...) {
+		if l.Port == port && (local || l.Host == host) {
+			return true
+		}
+	}
+	return false
 }
 
 // Listener returns the bound listener with the given name.

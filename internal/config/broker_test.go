@@ -131,7 +131,7 @@ func TestSampleServerPropertiesLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.NodeID != 1 || !b.HasRole("broker") || !b.HasRole("controller") || b.SingleNode() {
+	if b.NodeID != 1 || !b.HasRole("broker") || !b.HasRole("controller") || !b.SingleNode() {
 		t.Errorf("node %d roles %v single %v", b.NodeID, b.ProcessRoles, b.SingleNode())
 	}
 	wantListeners := []Listener{
