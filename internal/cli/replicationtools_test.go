@@ -134,6 +134,17 @@ func partitionState(t *testing.T, addr, topic string, p int32) (replicas, isr []
 	return r, i, pd.Leader
 }
 
+// topicVisible reports whether the broker at addr lists topic.
+func topicVisible(addr, topic string) bool {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	td, err := kadm.NewClient(cl).ListTopics(context.Background(), topic)
+	return err == nil && td.Has(topic) && td[topic].Err == nil
+}
+
 func TestReplicationToolsCluster(t *testing.T) {
 	c := kafkatest.StartCluster(t, 3, kafkatest.Config("auto.leader.rebalance.enable", "false"))
 	addr := c.BrokerAddr(3)
@@ -201,6 +212,9 @@ func TestReplicationToolsCluster(t *testing.T) {
 
 	t.Run("reassign", func(t *testing.T) {
 		mustRun(t, "kafka-topics", "--bootstrap-server", addr, "--create", "--topic", "moves", "--replica-assignment", "1")
+		// The create is answered once the controller committed it; the
+		// broker's own metadata follows a moment later (as in Kafka).
+		waitFor(t, "the topic in the broker's metadata", func() bool { return topicVisible(addr, "moves") })
 		plan := writeTempFile(t, "plan.json", `{"version":1,"partitions":[{"topic":"moves","partition":0,"replicas":[2,3],"log_dirs":["any","any"]}]}`)
 		got := mustRun(t, "kafka-reassign-partitions", "--bootstrap-server", addr, "--execute", "--reassignment-json-file", plan)
 		want := "Current partition replica assignment\n\n" +
@@ -256,6 +270,7 @@ func TestReplicationToolsCluster(t *testing.T) {
 		reassignRandIntN = func(int) int { return 0 }
 		defer func() { reassignRandIntN = old }()
 		mustRun(t, "kafka-topics", "--bootstrap-server", addr, "--create", "--topic", "gen", "--replica-assignment", "1:2,2:3,3:1")
+		waitFor(t, "the topic in the broker's metadata", func() bool { return topicVisible(addr, "gen") })
 		topics := writeTempFile(t, "topics.json", `{"topics":[{"topic":"gen"}],"version":1}`)
 		got := mustRun(t, "kafka-reassign-partitions", "--bootstrap-server", addr, "--generate", "--topics-to-move-json-file", topics, "--broker-list", "3,2")
 		want := "Current partition replica assignment\n" +
@@ -273,6 +288,7 @@ func TestReplicationToolsCluster(t *testing.T) {
 
 	t.Run("election", func(t *testing.T) {
 		mustRun(t, "kafka-topics", "--bootstrap-server", addr, "--create", "--topic", "pref", "--replica-assignment", "1:2:3")
+		waitFor(t, "the topic in the broker's metadata", func() bool { return topicVisible(addr, "pref") })
 		waitFor(t, "a full ISR", func() bool {
 			_, isr, leader := partitionState(t, addr, "pref", 0)
 			return leader == 1 && reflect.DeepEqual(isr, []int32{1, 2, 3})
