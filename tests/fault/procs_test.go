@@ -34,37 +34,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
 // gregorBin is the binary TestMain built.
 var gregorBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gregor-fault-bin-")
+	dir, err := testproc.Build("gregor-fault-bin-", testproc.RaceEnabled,
+		testproc.Binary{Name: "gregor-faulttest", Package: testproc.GregorPackage})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "fault:", err)
 		os.Exit(1)
 	}
-	// Not named "gregor": bin/kafka-server-stop.sh signals every process
-	// named gregor with argument "server", and a test of it running in
-	// parallel must neither stop these nodes nor see them.
 	gregorBin = filepath.Join(dir, "gregor-faulttest")
-	args := []string{"build", "-o", gregorBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/gregor-streaming/gregor/cmd/gregor")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	build := exec.Command(goTool, args...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "fault: go %s: %v\n", strings.Join(args, " "), err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

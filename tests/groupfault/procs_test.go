@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
 // Binaries TestMain built.
@@ -24,36 +26,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gregor-groupfault-bin-")
+	dir, err := testproc.Build("gregor-groupfault-bin-", testproc.RaceEnabled,
+		testproc.Binary{Name: "gregor-groupfaulttest", Package: testproc.GregorPackage},
+		testproc.Binary{Name: "groupfault-consumer", Package: "github.com/gregor-streaming/gregor/tests/groupfault/consumer"})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "groupfault:", err)
 		os.Exit(1)
 	}
-	// Not named "gregor": bin/kafka-server-stop.sh signals every process
-	// named gregor with argument "server", and must not stop this one.
 	gregorBin = filepath.Join(dir, "gregor-groupfaulttest")
 	consumerBin = filepath.Join(dir, "groupfault-consumer")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	brokerArgs := []string{"build", "-o", gregorBin}
-	if raceEnabled {
-		brokerArgs = append(brokerArgs, "-race")
-	}
-	brokerArgs = append(brokerArgs, "github.com/gregor-streaming/gregor/cmd/gregor")
-	for _, args := range [][]string{
-		brokerArgs,
-		{"build", "-o", consumerBin, "github.com/gregor-streaming/gregor/tests/groupfault/consumer"},
-	} {
-		build := exec.Command(goTool, args...)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "groupfault: go %s: %v\n", strings.Join(args, " "), err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -1,5 +1,0 @@
-//go:build !race
-
-package groupfault
-
-const raceEnabled = false
