@@ -313,6 +313,12 @@ func (s *Server) readFetch(im *metadata.Image, parts []*fetchPartition, maxBytes
 		}
 		if err != nil {
 			r.err = codeOf(err)
+			if r.err != kerr.OffsetOutOfRange.Code {
+				// Kafka's createLogReadResult(e): offsets unknown. An
+				// out-of-range fetch keeps the log's offsets, so the
+				// consumer sees where the log is.
+				r.highWatermark, r.lastStable, r.logStartOffset = -1, -1, -1
+			}
 			answerNow = true
 			continue
 		}

@@ -20,14 +20,14 @@ import (
 
 func init() {
 	register(handler{key: 75, min: 0, max: 0, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleDescribeTopicPartitions(r.(*kmsg.DescribeTopicPartitionsRequest)), nil
+		return s.handleDescribeTopicPartitions(r.(*kmsg.DescribeTopicPartitionsRequest), c.listener.Name), nil
 	}})
 }
 
 // maxRequestPartitionSizeLimit is max.request.partition.size.limit.
 const maxRequestPartitionSizeLimit = 2000
 
-func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitionsRequest) kmsg.Response {
+func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitionsRequest, listener string) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
 	im := s.image()
 	limit := int(req.ResponsePartitionLimit)
@@ -80,7 +80,7 @@ func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitions
 				resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: p}
 				break
 			}
-			rt.Partitions = append(rt.Partitions, describeTopicPartition(p, t.Partitions[p]))
+			rt.Partitions = append(rt.Partitions, s.describeTopicPartition(im, listener, p, t.Partitions[p]))
 			limit--
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -95,7 +95,10 @@ func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitions
 	return resp
 }
 
-func describeTopicPartition(index int32, p metadata.Partition) kmsg.DescribeTopicPartitionsResponseTopicPartition {
+// describeTopicPartition answers one partition. Its offline replicas are
+// those whose broker is unregistered, fenced or has no endpoint on the
+// request's listener, as Kafka's KRaftMetadataCache.getOfflineReplicas.
+func (s *Server) describeTopicPartition(im *metadata.Image, listener string, index int32, p metadata.Partition) kmsg.DescribeTopicPartitionsResponseTopicPartition {
 	rp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
 	rp.Partition = index
 	rp.LeaderID = p.Leader
@@ -105,6 +108,11 @@ func describeTopicPartition(index int32, p metadata.Partition) kmsg.DescribeTopi
 	rp.EligibleLeaderReplicas = []int32{}
 	rp.LastKnownELR = []int32{}
 	rp.OfflineReplicas = []int32{}
+	for _, id := range p.Replicas {
+		if _, ok := s.aliveBroker(im, id, listener); !ok {
+			rp.OfflineReplicas = append(rp.OfflineReplicas, id)
+		}
+	}
 	if p.Leader < 0 {
 		rp.ErrorCode = kerr.LeaderNotAvailable.Code
 	}

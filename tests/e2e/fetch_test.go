@@ -486,7 +486,12 @@ func TestFetchPartitionErrors(t *testing.T) {
 
 	req := fetchReq(12, 0, -1, 0, 1, 1<<20, fetchPart{topic: "fe", maxBytes: 1 << 20})
 	req.Topics[0].Partitions[0].CurrentLeaderEpoch = 5
-	wantCode(t, "current leader epoch 5", fetchVia(t, rc, req).Topics[0].Partitions[0].ErrorCode, kerr.UnknownLeaderEpoch)
+	p5 := fetchVia(t, rc, req).Topics[0].Partitions[0]
+	wantCode(t, "current leader epoch 5", p5.ErrorCode, kerr.UnknownLeaderEpoch)
+	if p5.HighWatermark != -1 || p5.LastStableOffset != -1 || p5.LogStartOffset != -1 {
+		// Kafka's createLogReadResult(e): a failed read knows no offsets.
+		t.Errorf("failed read: high watermark %d, last stable %d, log start %d; want -1 each", p5.HighWatermark, p5.LastStableOffset, p5.LogStartOffset)
+	}
 	req = fetchReq(12, 0, -1, 0, 1, 1<<20, fetchPart{topic: "fe", maxBytes: 1 << 20})
 	req.Topics[0].Partitions[0].CurrentLeaderEpoch = 0
 	wantCode(t, "current leader epoch 0", fetchVia(t, rc, req).Topics[0].Partitions[0].ErrorCode, nil)

@@ -2,7 +2,10 @@ package quorum
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/kafkatest"
@@ -169,6 +172,34 @@ func TestBrokerFencedAfterMissedHeartbeats(t *testing.T) {
 	if c.ActiveController() != leader {
 		t.Logf("the active controller moved to %d meanwhile", c.ActiveController())
 	}
+	// Clients are told: Metadata and DescribeTopicPartitions list the
+	// fenced broker's replicas as offline, on every surviving broker.
+	waitFor(t, "the fenced broker's replicas offline everywhere", func() (bool, string) {
+		for _, id := range running(c) {
+			cn := conn(t, c.BrokerAddr(id))
+			mreq := kmsg.NewPtrMetadataRequest()
+			mreq.Version = 12
+			mt := kmsg.NewMetadataRequestTopic()
+			mt.Topic = kmsg.StringPtr("spread")
+			mreq.Topics = []kmsg.MetadataRequestTopic{mt}
+			mresp := request(t, cn, mreq).(*kmsg.MetadataResponse)
+			dreq := kmsg.NewPtrDescribeTopicPartitionsRequest()
+			dt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+			dt.Topic = "spread"
+			dreq.Topics = []kmsg.DescribeTopicPartitionsRequestTopic{dt}
+			dresp := request(t, cn, dreq).(*kmsg.DescribeTopicPartitionsResponse)
+			if len(mresp.Topics) != 1 || len(dresp.Topics) != 1 || len(mresp.Topics[0].Partitions) != 6 || len(dresp.Topics[0].Partitions) != 6 {
+				return false, fmt.Sprintf("broker %d: %d/%d topics", id, len(mresp.Topics), len(dresp.Topics))
+			}
+			for i := range 6 {
+				mo, do := mresp.Topics[0].Partitions[i].OfflineReplicas, dresp.Topics[0].Partitions[i].OfflineReplicas
+				if !slices.Equal(mo, []int32{victim}) || !slices.Equal(do, []int32{victim}) {
+					return false, fmt.Sprintf("broker %d, spread-%d: Metadata offline %v, DescribeTopicPartitions offline %v", id, i, mo, do)
+				}
+			}
+		}
+		return true, ""
+	})
 	if err := c.RestartNode(victim); err != nil { // waits until unfenced everywhere
 		t.Fatal(err)
 	}
