@@ -15,6 +15,20 @@ package kafkatest
 // Node ids are 1..n. Ports are bound before the nodes start (so the
 // quorum's voters can be listed) and handed to each node; a restarted
 // node binds the same ports again.
+//
+// With SeparateControllers(m) the n nodes are broker-only
+// (process.roles=broker, ids 1..n) and m controller-only nodes
+// (process.roles=controller, ids 3000..3000+m-1, as Kafka's test kit
+// numbers them) form the quorum, as Kafka's config/broker.properties and
+// config/controller.properties run:
+//
+//	c := kafkatest.StartCluster(t, 3, kafkatest.SeparateControllers(3))
+//	c.BrokerIDs()      // 1 2 3: Addrs lists their broker listeners
+//	c.ControllerIDs()  // 3000 3001 3002
+//	c.KillNode(c.ActiveController()) // any node, either kind
+//
+// Controllers start first; a broker's New returns once it has caught up
+// with the metadata log.
 
 import (
 	"errors"
@@ -37,8 +51,10 @@ import (
 
 // member is one node of a multi-node Cluster.
 type member struct {
-	id             int32
-	props          map[string]string
+	id    int32
+	props map[string]string
+	// brokerAddr is "" on a controller-only node, controllerAddr on a
+	// broker-only node.
 	brokerAddr     string
 	controllerAddr string
 	// bound are listeners opened before the node starts, by address;
@@ -50,6 +66,41 @@ type member struct {
 // readyTimeout bounds how long StartCluster and RestartNode wait for
 // the brokers to register and be unfenced.
 const readyTimeout = 60 * time.Second
+
+// firstControllerID is the id of the first controller-only node.
+const firstControllerID = 3000
+
+// separateControllers is the SeparateControllers option. NewCluster reads
+// it from the options; it sets no property.
+type separateControllers int
+
+func (separateControllers) apply(*cfg) {}
+
+// SeparateControllers makes StartCluster's n nodes broker-only and adds m
+// controller-only nodes as the quorum (ids 3000..3000+m-1). Only
+// StartCluster and NewCluster read it.
+func SeparateControllers(m int) Opt { return separateControllers(m) }
+
+// controllersOf holds the controller-only members of the clusters started
+// with SeparateControllers. They are kept out of Cluster.members, every
+// entry of which is a broker (Addr, Addrs and Restart walk it).
+var controllersOf struct {
+	sync.Mutex
+	m map[*Cluster][]*member
+}
+
+// controllerMembers returns c's controller-only members.
+func (c *Cluster) controllerMembers() []*member {
+	controllersOf.Lock()
+	defer controllersOf.Unlock()
+	return controllersOf.m[c]
+}
+
+// allMembers returns the brokers (or combined nodes), then the
+// controller-only nodes.
+func (c *Cluster) allMembers() []*member {
+	return append(slices.Clone(c.members), c.controllerMembers()...)
+}
 
 // StartCluster starts n nodes with a controller quorum of all n, or fails
 // tb. It returns once every broker is registered and unfenced in every
@@ -73,8 +124,15 @@ func NewCluster(n int, opts ...Opt) (*Cluster, error) {
 		return nil, fmt.Errorf("kafkatest: a cluster needs at least one node, not %d", n)
 	}
 	o := &cfg{props: map[string]string{}}
+	controllers := 0
 	for _, opt := range opts {
 		opt.apply(o)
+		if m, ok := opt.(separateControllers); ok {
+			controllers = int(m)
+		}
+	}
+	if controllers < 0 {
+		return nil, fmt.Errorf("kafkatest: SeparateControllers(%d)", controllers)
 	}
 	if o.logger == nil {
 		if os.Getenv("KAFKATEST_LOG") != "" {
@@ -97,29 +155,62 @@ func NewCluster(n int, opts ...Opt) (*Cluster, error) {
 		return nil, err
 	}
 	clusterID := uuid.Format(uuid.New())
+	bind := func(m *member, addr *string) error {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		*addr = ln.Addr().String()
+		m.bound[*addr] = ln
+		return nil
+	}
 	var voters []string
+	var ctls []*member
 	for i := 1; i <= n; i++ {
 		m := &member{id: int32(i), bound: map[string]net.Listener{}}
-		for _, addr := range []*string{&m.brokerAddr, &m.controllerAddr} {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
+		c.members = append(c.members, m)
+		if err := bind(m, &m.brokerAddr); err != nil {
+			return fail(err)
+		}
+		if controllers == 0 {
+			if err := bind(m, &m.controllerAddr); err != nil {
 				return fail(err)
 			}
-			*addr = ln.Addr().String()
-			m.bound[*addr] = ln
+			voters = append(voters, fmt.Sprintf("%d@%s", i, m.controllerAddr))
 		}
-		voters = append(voters, fmt.Sprintf("%d@%s", i, m.controllerAddr))
-		c.members = append(c.members, m)
 	}
-	for _, m := range c.members {
+	for i := range controllers {
+		m := &member{id: int32(firstControllerID + i), bound: map[string]net.Listener{}}
+		ctls = append(ctls, m)
+		controllersOf.Lock()
+		if controllersOf.m == nil {
+			controllersOf.m = map[*Cluster][]*member{}
+		}
+		controllersOf.m[c] = ctls
+		controllersOf.Unlock()
+		if err := bind(m, &m.controllerAddr); err != nil {
+			return fail(err)
+		}
+		voters = append(voters, fmt.Sprintf("%d@%s", m.id, m.controllerAddr))
+	}
+	for _, m := range c.allMembers() {
 		logDir := filepath.Join(o.dir, fmt.Sprintf("node-%d", m.id))
 		if err := storage.FormatLogDir(logDir, clusterID, m.id); err != nil {
 			return fail(err)
 		}
+		var roles, listeners string
+		switch {
+		case m.controllerAddr == "":
+			roles, listeners = "broker", "PLAINTEXT://"+m.brokerAddr
+		case m.brokerAddr == "":
+			roles, listeners = "controller", "CONTROLLER://"+m.controllerAddr
+		default:
+			roles, listeners = "broker,controller", "PLAINTEXT://"+m.brokerAddr+",CONTROLLER://"+m.controllerAddr
+		}
 		m.props = map[string]string{
 			"node.id":                          fmt.Sprint(m.id),
-			"process.roles":                    "broker,controller",
-			"listeners":                        "PLAINTEXT://" + m.brokerAddr + ",CONTROLLER://" + m.controllerAddr,
+			"process.roles":                    roles,
+			"listeners":                        listeners,
 			"controller.listener.names":        "CONTROLLER",
 			"controller.quorum.voters":         strings.Join(voters, ","),
 			"log.dirs":                         logDir,
@@ -129,7 +220,9 @@ func NewCluster(n int, opts ...Opt) (*Cluster, error) {
 			m.props[k] = v
 		}
 	}
-	for _, m := range c.members {
+	// Controllers first: a broker-only node's New waits for the
+	// metadata log, which needs a quorum.
+	for _, m := range append(slices.Clone(ctls), c.members...) {
 		if err := c.startMember(m); err != nil {
 			return fail(fmt.Errorf("node %d: %w", m.id, err))
 		}
@@ -141,7 +234,7 @@ func NewCluster(n int, opts ...Opt) (*Cluster, error) {
 }
 
 func (c *Cluster) member(id int32) *member {
-	for _, m := range c.members {
+	for _, m := range c.allMembers() {
 		if m.id == id {
 			return m
 		}
@@ -164,7 +257,7 @@ func (c *Cluster) startMember(m *member) error {
 		}
 		return net.Listen(network, addr)
 	}
-	n, err := node.New(bc, node.Options{Logger: c.log.With("node", m.id), Listen: listen})
+	n, err := node.New(bc, node.Options{Logger: c.log.With("node", m.id), Listen: listen, Dial: c.dialFrom(m.id)})
 	if err != nil {
 		return err
 	}
@@ -190,6 +283,9 @@ func (c *Cluster) waitReady() error {
 		for _, m := range running {
 			im := m.n.Image()
 			for _, o := range running {
+				if o.brokerAddr == "" {
+					continue // a controller-only node registers no broker
+				}
 				b, ok := im.Broker(o.id)
 				if !ok || b.Fenced {
 					missing = append(missing, fmt.Sprintf("node %d does not see broker %d unfenced", m.id, o.id))
@@ -208,7 +304,7 @@ func (c *Cluster) waitReady() error {
 
 func (c *Cluster) runningLocked() []*member {
 	var out []*member
-	for _, m := range c.members {
+	for _, m := range c.allMembers() {
 		if m.n != nil {
 			out = append(out, m)
 		}
@@ -216,11 +312,34 @@ func (c *Cluster) runningLocked() []*member {
 	return out
 }
 
-// NodeIDs returns the ids of the cluster's nodes, running or not.
+// NodeIDs returns the ids of the cluster's nodes, running or not:
+// brokers (or combined nodes) first, then controller-only nodes.
 func (c *Cluster) NodeIDs() []int32 {
+	var ids []int32
+	for _, m := range c.allMembers() {
+		ids = append(ids, m.id)
+	}
+	return ids
+}
+
+// BrokerIDs returns the ids of the nodes with the broker role, running or
+// not.
+func (c *Cluster) BrokerIDs() []int32 {
 	var ids []int32
 	for _, m := range c.members {
 		ids = append(ids, m.id)
+	}
+	return ids
+}
+
+// ControllerIDs returns the ids of the nodes with the controller role
+// (the quorum's voters), running or not.
+func (c *Cluster) ControllerIDs() []int32 {
+	var ids []int32
+	for _, m := range c.allMembers() {
+		if m.controllerAddr != "" {
+			ids = append(ids, m.id)
+		}
 	}
 	return ids
 }
@@ -236,7 +355,8 @@ func (c *Cluster) Node(id int32) *node.Node {
 	return nil
 }
 
-// BrokerAddr returns node id's broker listener address.
+// BrokerAddr returns node id's broker listener address ("" for a
+// controller-only node).
 func (c *Cluster) BrokerAddr(id int32) string {
 	if m := c.member(id); m != nil {
 		return m.brokerAddr
@@ -244,7 +364,8 @@ func (c *Cluster) BrokerAddr(id int32) string {
 	return ""
 }
 
-// ControllerAddr returns node id's controller listener address.
+// ControllerAddr returns node id's controller listener address ("" for
+// a broker-only node).
 func (c *Cluster) ControllerAddr(id int32) string {
 	if m := c.member(id); m != nil {
 		return m.controllerAddr
@@ -327,9 +448,13 @@ func (c *Cluster) StartNode(id int32) error {
 
 // closeMembers closes every running node.
 func (c *Cluster) closeMembers() error {
+	all := c.allMembers()
+	controllersOf.Lock()
+	delete(controllersOf.m, c)
+	controllersOf.Unlock()
 	c.mu.Lock()
 	var nodes []*node.Node
-	for _, m := range c.members {
+	for _, m := range all {
 		if m.n != nil {
 			nodes = append(nodes, m.n)
 			m.n = nil

@@ -66,6 +66,8 @@ type Cluster struct {
 	// for Start's single node.
 	members []*member
 	mu      sync.Mutex // members' n and bound
+	// links are the proxies between members (isolate.go).
+	links links
 }
 
 // Start starts a broker or fails tb. The broker is closed at cleanup.
@@ -188,9 +190,11 @@ func (c *Cluster) Restart() error {
 // given with Dir.
 func (c *Cluster) Close() {
 	if c.members != nil {
+		c.HealNetwork() // an isolated node could not shut down cleanly
 		if err := c.closeMembers(); err != nil {
 			c.log.Warn("kafkatest: closing the cluster", "err", err)
 		}
+		c.links.close()
 	}
 	if c.n != nil {
 		c.n.Close()

@@ -5,7 +5,7 @@ package cli
 // (key 45) and following them with ListPartitionReassignments (key 46).
 //
 //	kafka-reassign-partitions --bootstrap-server H:P --generate --topics-to-move-json-file F --broker-list 1,2,3
-//	kafka-reassign-partitions --bootstrap-server H:P --execute  --reassignment-json-file F [--additional]
+//	kafka-reassign-partitions --bootstrap-server H:P --execute  --reassignment-json-file F [--additional] [--throttle N]
 //	kafka-reassign-partitions --bootstrap-server H:P --verify   --reassignment-json-file F
 //	kafka-reassign-partitions --bootstrap-server H:P --cancel   --reassignment-json-file F
 //	kafka-reassign-partitions --bootstrap-server H:P --list
@@ -19,11 +19,22 @@ package cli
 // --generate proposes an assignment with Kafka's rack-unaware replica
 // placement over the given brokers (random start index and shift, as
 // AdminUtils.assignReplicasToBrokers does) and prints it with the current
-// one; it changes nothing. --verify, once no reassignment is left in the
-// cluster, clears the replication throttles of every broker and of the
-// file's topics (unless --preserve-throttles), as Kafka does. Setting
-// throttles (--throttle), moves between log directories and rack-aware
-// --generate are not supported.
+// one; it changes nothing. --execute --throttle N sets replication
+// throttles (KIP-73) before starting the moves, as Kafka's
+// modifyReassignmentThrottle does:
+//
+//	topic  leader.replication.throttled.replicas   = p:b for every source replica b
+//	       follower.replication.throttled.replicas = p:b for every added replica b
+//	                   (sources: the current replicas, or an ongoing
+//	                   reassignment's original ones; --additional resubmits)
+//	broker leader/follower.replication.throttled.rate = N, on every broker
+//	       that is a source or a destination
+//
+// --verify, once no reassignment is left in the cluster, clears the
+// replication throttles of every broker and of the file's topics (unless
+// --preserve-throttles), as Kafka does. Moves between log directories
+// (so --replica-alter-log-dirs-throttle has no broker to apply to, as in
+// Kafka with "any" log dirs) and rack-aware --generate are not supported.
 
 import (
 	"bytes"
@@ -250,6 +261,11 @@ func runReassignPartitions(ctx context.Context, env *Env, args []string) error {
 	brokerList := fs.String("broker-list", "String: brokerlist", "The list of brokers to which the partitions need to be reassigned in the form \"0,1,2\".")
 	additional := fs.Bool("additional", "Execute this reassignment in addition to any other ongoing ones.")
 	fs.Bool("disable-rack-aware", "Disable rack aware replica assignment (placement is always rack-unaware here).")
+	throttle := fs.IntDefault("throttle", "Long: throttle",
+		-1, "The movement of partitions between brokers will be throttled to this value (bytes/sec). This option can be included with --execute when a reassignment is started, and it can be altered by resubmitting the current reassignment along with the --additional flag. The throttle rate should be at least 1 KB/s.")
+	logDirThrottle := fs.IntDefault("replica-alter-log-dirs-throttle", "Long: replicaAlterLogDirsThrottle",
+		-1, "The movement of replicas between log directories on the same broker will be throttled to this value (bytes/sec). This option can be included with --execute when a reassignment is started, and it can be altered by resubmitting the current reassignment along with the --additional flag. The throttle rate should be at least 1 KB/s.")
+	fs.IntDefault("timeout", "Long: timeout", 10000, "The maximum time in ms to wait for log directory replica assignment to begin.")
 	preserveThrottles := fs.Bool("preserve-throttles", "Do not modify broker or topic throttles.")
 	if help, err := fs.Parse(env, args); help || err != nil {
 		return err
@@ -261,16 +277,14 @@ func runReassignPartitions(ctx context.Context, env *Env, args []string) error {
 	if !fs.Changed("bootstrap-server") {
 		return usagef("Missing required argument \"[bootstrap-server]\"")
 	}
+	if err := checkReassignArgs(fs, actions[0]); err != nil {
+		return err
+	}
 	var parts []partitionReplicas
 	var topics []string
 	var brokers []int32
 	switch {
 	case *generate:
-		for _, req := range []string{"topics-to-move-json-file", "broker-list"} {
-			if !fs.Changed(req) {
-				return usagef("Missing required argument \"[%s]\"", req)
-			}
-		}
 		data, err := os.ReadFile(*topicsFile)
 		if err != nil {
 			return err
@@ -282,9 +296,6 @@ func runReassignPartitions(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	case *execute, *verify, *cancel:
-		if !fs.Changed("reassignment-json-file") {
-			return usagef("Missing required argument \"[reassignment-json-file]\"")
-		}
 		data, err := os.ReadFile(*reassignFile)
 		if err != nil {
 			return err
@@ -302,7 +313,7 @@ func runReassignPartitions(ctx context.Context, env *Env, args []string) error {
 	case *generate:
 		return reassignGenerate(ctx, env.Stdout, cl, topics, brokers)
 	case *execute:
-		return reassignExecute(ctx, env.Stdout, cl, parts, *additional)
+		return reassignExecute(ctx, env.Stdout, cl, parts, *additional, *throttle, *logDirThrottle)
 	case *verify:
 		return reassignVerify(ctx, env.Stdout, cl, parts, *preserveThrottles)
 	case *cancel:
@@ -310,6 +321,35 @@ func runReassignPartitions(ctx context.Context, env *Env, args []string) error {
 	default: // --list
 		return reassignList(ctx, env.Stdout, cl)
 	}
+}
+
+// reassignArgs are, per action, the options it requires and the others
+// it permits (Kafka's validateAndParseArgs).
+var reassignArgs = map[string]struct{ required, permitted []string }{
+	"verify":   {[]string{"reassignment-json-file"}, []string{"bootstrap-server", "command-config", "preserve-throttles"}},
+	"generate": {[]string{"topics-to-move-json-file", "broker-list"}, []string{"bootstrap-server", "command-config", "disable-rack-aware"}},
+	"execute": {[]string{"reassignment-json-file"}, []string{"additional", "bootstrap-server", "command-config",
+		"throttle", "replica-alter-log-dirs-throttle", "timeout"}},
+	"cancel": {[]string{"reassignment-json-file"}, []string{"bootstrap-server", "command-config", "preserve-throttles", "timeout"}},
+	"list":   {nil, []string{"bootstrap-server", "command-config"}},
+}
+
+// checkReassignArgs checks that action has the options it requires and no
+// option it does not permit.
+func checkReassignArgs(fs *FlagSet, action string) error {
+	args := reassignArgs[action]
+	for _, req := range args.required {
+		if !fs.Changed(req) {
+			return usagef("Missing required argument \"[%s]\"", req)
+		}
+	}
+	for _, o := range fs.options {
+		if o.count == 0 || o.name == action || slices.Contains(args.required, o.name) || slices.Contains(args.permitted, o.name) {
+			continue
+		}
+		return usagef("Option \"[%s]\" can't be used with action \"[%s]\"", o.name, action)
+	}
+	return nil
 }
 
 // currentAssignment returns the current replicas of every partition of
@@ -499,7 +539,11 @@ func sortedPartitionNames[V any](m map[string]V) []string {
 	return names
 }
 
-func reassignExecute(ctx context.Context, w io.Writer, cl *kgo.Client, parts []partitionReplicas, additional bool) error {
+// reassignExecute starts the reassignments of parts, after setting the
+// replication throttles when throttle >= 0. logDirThrottle applies to the
+// brokers with moves between log directories, of which Gregor's files
+// have none (their log dirs are all "any").
+func reassignExecute(ctx context.Context, w io.Writer, cl *kgo.Client, parts []partitionReplicas, additional bool, throttle, logDirThrottle int64) error {
 	cur, err := currentAssignment(ctx, cl, topicsOf(parts))
 	if err != nil {
 		return err
@@ -512,17 +556,28 @@ func reassignExecute(ctx context.Context, w io.Writer, cl *kgo.Client, parts []p
 		}
 		current = append(current, c)
 	}
-	if !additional {
-		ongoing, err := ongoingReassignments(ctx, cl, nil)
-		if err != nil {
-			return err
-		}
-		if len(ongoing) > 0 {
-			return &kafkaError{Msg: "Cannot execute because there is an existing partition assignment.  Use --additional to override this and create a new partition assignment in addition to the existing one."}
-		}
+	ongoing, err := listReassignments(ctx, cl)
+	if err != nil {
+		return err
+	}
+	if !additional && len(ongoing) > 0 {
+		return &kafkaError{Msg: "Cannot execute because there is an existing partition assignment.  Use --additional to override this and create a new partition assignment in addition to the existing one. The --additional flag can also be used to change the throttle by resubmitting the current reassignment."}
 	}
 	fmt.Fprintf(w, "Current partition replica assignment\n\n%s\n\nSave this to use as the --reassignment-json-file option during rollback\n",
 		formatReassignmentJSON(current))
+	if throttle >= 0 || logDirThrottle >= 0 {
+		fmt.Fprintln(w, "Warning: You must run --verify periodically, until the reassignment completes, to ensure the throttle is removed.")
+		if throttle >= 0 {
+			if err := setReassignmentThrottle(ctx, w, cl, proposedMoves(ongoing, parts, cur), throttle); err != nil {
+				return err
+			}
+		}
+		if logDirThrottle >= 0 {
+			// No replica moves between log directories: no broker to
+			// set replica.alter.log.dirs.io.max.bytes.per.second on.
+			fmt.Fprintf(w, "The replica-alter-dir throttle limit was set to %d B/s\n", logDirThrottle)
+		}
+	}
 	failed, err := alterReassignments(ctx, cl, parts, false)
 	if err != nil {
 		return err
@@ -531,6 +586,160 @@ func reassignExecute(ctx context.Context, w io.Writer, cl *kgo.Client, parts []p
 		return reassignmentErrors("reassigning", failed)
 	}
 	fmt.Fprintf(w, "Successfully started partition reassignment%s for %s\n", plural(len(parts)), partitionNames(parts))
+	return nil
+}
+
+// reassignment is an ongoing reassignment as ListPartitionReassignments
+// reports it.
+type reassignment struct {
+	topic     string
+	partition int32
+	replicas  []int32
+	adding    []int32
+}
+
+// listReassignments returns every ongoing reassignment, by partition name.
+func listReassignments(ctx context.Context, cl *kgo.Client) (map[string]reassignment, error) {
+	req := kmsg.NewPtrListPartitionReassignmentsRequest()
+	req.TimeoutMillis = 30000
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := newBrokerError(resp.ErrorCode, resp.ErrorMessage); err != nil {
+		return nil, err
+	}
+	out := map[string]reassignment{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			out[fmt.Sprintf("%s-%d", t.Topic, p.Partition)] = reassignment{topic: t.Topic, partition: p.Partition, replicas: p.Replicas, adding: p.AddingReplicas}
+		}
+	}
+	return out, nil
+}
+
+// partitionMove is where a partition's replicas move: from the sources
+// to the destinations that are not sources (Kafka's PartitionMove).
+type partitionMove struct {
+	topic        string
+	partition    int32
+	sources      []int32
+	destinations []int32
+}
+
+// proposedMoves is Kafka's calculateProposedMoveMap: the ongoing
+// reassignments (sources: replicas not being added; destinations: those
+// being added) overlaid with parts, whose sources are an ongoing move's
+// sources or else the current replicas.
+func proposedMoves(ongoing map[string]reassignment, parts []partitionReplicas, current map[string]partitionReplicas) map[string]partitionMove {
+	moves := map[string]partitionMove{}
+	for name, r := range ongoing {
+		var sources []int32
+		for _, b := range r.replicas {
+			if !slices.Contains(r.adding, b) && !slices.Contains(sources, b) {
+				sources = append(sources, b)
+			}
+		}
+		moves[name] = partitionMove{topic: r.topic, partition: r.partition, sources: sources, destinations: slices.Clone(r.adding)}
+	}
+	for _, p := range parts {
+		var sources []int32
+		if m, ok := moves[p.name()]; ok {
+			sources = m.sources
+		} else {
+			sources = slices.Clone(current[p.name()].replicas)
+		}
+		var dests []int32
+		for _, b := range p.replicas {
+			if !slices.Contains(sources, b) && !slices.Contains(dests, b) {
+				dests = append(dests, b)
+			}
+		}
+		moves[p.name()] = partitionMove{topic: p.topic, partition: p.partition, sources: sources, destinations: dests}
+	}
+	return moves
+}
+
+// reassignmentThrottles is Kafka's calculateLeaderThrottles,
+// calculateFollowerThrottles and calculateReassigningBrokers: per topic,
+// the "partition:broker" lists of source and of destination replicas,
+// each sorted as strings (Java's TreeSet), and the brokers involved.
+func reassignmentThrottles(moves map[string]partitionMove) (leader, follower map[string]string, brokers []int32) {
+	leaderSets, followerSets := map[string][]string{}, map[string][]string{}
+	for _, m := range moves {
+		// Every topic gets both lists, "" when empty, as in Kafka.
+		if _, ok := leaderSets[m.topic]; !ok {
+			leaderSets[m.topic], followerSets[m.topic] = []string{}, []string{}
+		}
+		for _, b := range m.sources {
+			leaderSets[m.topic] = append(leaderSets[m.topic], fmt.Sprintf("%d:%d", m.partition, b))
+		}
+		for _, b := range m.destinations {
+			followerSets[m.topic] = append(followerSets[m.topic], fmt.Sprintf("%d:%d", m.partition, b))
+		}
+		for _, b := range append(slices.Clone(m.sources), m.destinations...) {
+			if !slices.Contains(brokers, b) {
+				brokers = append(brokers, b)
+			}
+		}
+	}
+	join := func(sets map[string][]string) map[string]string {
+		out := map[string]string{}
+		for topic, set := range sets {
+			slices.Sort(set)
+			out[topic] = strings.Join(slices.Compact(set), ",")
+		}
+		return out
+	}
+	slices.Sort(brokers)
+	return join(leaderSets), join(followerSets), brokers
+}
+
+// setReassignmentThrottle is Kafka's modifyReassignmentThrottle: the
+// topics' throttled-replica lists, then the rates of the brokers involved.
+func setReassignmentThrottle(ctx context.Context, w io.Writer, cl *kgo.Client, moves map[string]partitionMove, throttle int64) error {
+	leader, follower, brokers := reassignmentThrottles(moves)
+	set := func(name, value string) kmsg.IncrementalAlterConfigsRequestResourceConfig {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = name, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(value)
+		return c
+	}
+	alter := func(req *kmsg.IncrementalAlterConfigsRequest) error {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		for _, r := range resp.Resources {
+			if err := newBrokerError(r.ErrorCode, r.ErrorMessage); err != nil {
+				return fmt.Errorf("set throttles of %s: %w", r.ResourceName, err)
+			}
+		}
+		return nil
+	}
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	for _, topic := range sortedKeys(leader) {
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+		r.Configs = append(r.Configs, set(topicThrottleConfigs[0], leader[topic]), set(topicThrottleConfigs[1], follower[topic]))
+		req.Resources = append(req.Resources, r)
+	}
+	if err := alter(req); err != nil {
+		return err
+	}
+	// kgo sends each broker's resource to that broker, as Kafka's admin
+	// client does.
+	rate := strconv.FormatInt(throttle, 10)
+	req = kmsg.NewPtrIncrementalAlterConfigsRequest()
+	for _, b := range brokers {
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(b))
+		r.Configs = append(r.Configs, set(brokerThrottleConfigs[0], rate), set(brokerThrottleConfigs[1], rate))
+		req.Resources = append(req.Resources, r)
+	}
+	if err := alter(req); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "The inter-broker throttle limit was set to %d B/s\n", throttle)
 	return nil
 }
 
@@ -592,8 +801,8 @@ func clearThrottles(ctx context.Context, w io.Writer, cl *kgo.Client, topics []s
 		return err
 	}
 	ids := brokers.NodeIDs()
-	slices.Sort(ids)
-	fmt.Fprintf(w, "Clearing broker-level throttles on brokers %s\n", joinIDs(ids))
+	ids = javaIntSetOrder(ids)
+	fmt.Fprintf(w, "Clearing broker-level throttles on broker%s %s\n", plural(len(ids)), joinIDs(ids))
 	deletes := func(names []string) []kadm.AlterConfig {
 		out := make([]kadm.AlterConfig, len(names))
 		for i, n := range names {
@@ -610,9 +819,12 @@ func clearThrottles(ctx context.Context, w io.Writer, cl *kgo.Client, topics []s
 			return fmt.Errorf("clear throttles of broker %s: %w", r.Name, newBrokerError(kerrCode(r.Err), &r.ErrMessage))
 		}
 	}
-	for _, t := range topics {
-		fmt.Fprintf(w, "Clearing topic-level throttles on topic %s\n", t)
+	// Kafka prints its HashSet of the file's topics.
+	var names []string
+	for _, i := range javaHashMapOrder(topics) {
+		names = append(names, topics[i])
 	}
+	fmt.Fprintf(w, "Clearing topic-level throttles on topic%s %s\n", plural(len(topics)), strings.Join(names, ","))
 	if rs, err = adm.AlterTopicConfigs(ctx, deletes(topicThrottleConfigs), topics...); err != nil {
 		return err
 	}
@@ -622,6 +834,23 @@ func clearThrottles(ctx context.Context, w io.Writer, cl *kgo.Client, topics []s
 		}
 	}
 	return nil
+}
+
+// javaIntSetOrder sorts ids in the order a java.util.HashSet<Integer>
+// holding them iterates (Integer.hashCode is the value; see
+// javaHashMapOrder), ties ascending.
+func javaIntSetOrder(ids []int32) []int32 {
+	ids = slices.Clone(ids)
+	capacity := 16
+	for len(ids) > capacity*3/4 {
+		capacity *= 2
+	}
+	bucket := func(id int32) int {
+		h := uint32(id)
+		return int((h ^ h>>16) & uint32(capacity-1))
+	}
+	slices.SortFunc(ids, func(a, b int32) int { return cmp.Or(cmp.Compare(bucket(a), bucket(b)), cmp.Compare(a, b)) })
+	return ids
 }
 
 // kerrCode is the Kafka error code of err, or -1 (unknown server error)

@@ -174,6 +174,11 @@ type Broker struct {
 	RemoteLogStorageSystemEnable     bool
 	LeaderReplicationThrottledRate   int64 // bytes/s
 	FollowerReplicationThrottledRate int64 // bytes/s
+	// ReplicationQuotaWindowNum and ReplicationQuotaWindowSizeSeconds
+	// are the samples kept by the replication quotas and the span of
+	// each (KIP-73).
+	ReplicationQuotaWindowNum         int32
+	ReplicationQuotaWindowSizeSeconds int32
 
 	// ---- Replication ----
 
@@ -575,6 +580,8 @@ func (b *Broker) fill(v values) {
 	b.RemoteLogStorageSystemEnable = v.bool("remote.log.storage.system.enable")
 	b.LeaderReplicationThrottledRate = v.i64("leader.replication.throttled.rate")
 	b.FollowerReplicationThrottledRate = v.i64("follower.replication.throttled.rate")
+	b.ReplicationQuotaWindowNum = v.i32("replication.quota.window.num")
+	b.ReplicationQuotaWindowSizeSeconds = v.i32("replication.quota.window.size.seconds")
 
 	b.ReplicaLagTimeMaxMs = v.i64("replica.lag.time.max.ms")
 	b.ReplicaSocketTimeoutMs = v.i32("replica.socket.timeout.ms")

@@ -308,6 +308,10 @@ var brokerDefs = indexBroker([]BrokerConfigDef{
 		"A long representing the upper bound (bytes/sec) on replication traffic for leaders enumerated in the property leader.replication.throttled.replicas (for each topic)."),
 	bdef("follower.replication.throttled.rate", TypeLong, maxLong, Medium, ClusterWide, atLeast(0),
 		"A long representing the upper bound (bytes/sec) on replication traffic for followers enumerated in the property follower.replication.throttled.replicas (for each topic)."),
+	bdef("replication.quota.window.num", TypeInt, "11", Low, ReadOnly, atLeast(1),
+		"The number of samples to retain in memory for replication quotas"),
+	bdef("replication.quota.window.size.seconds", TypeInt, "1", Low, ReadOnly, atLeast(1),
+		"The time span of each sample for replication quotas"),
 
 	// ---- Group coordinator ----
 	bdef("group.min.session.timeout.ms", TypeInt, "6000", Medium, ReadOnly, nil,

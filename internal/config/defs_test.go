@@ -136,6 +136,8 @@ var kafkaBrokerDefaults = []struct {
 	{"delete.records.purgatory.purge.interval.requests", "1", TypeInt, ReadOnly},
 	{"leader.replication.throttled.rate", "9223372036854775807", TypeLong, ClusterWide},
 	{"follower.replication.throttled.rate", "9223372036854775807", TypeLong, ClusterWide},
+	{"replication.quota.window.num", "11", TypeInt, ReadOnly},
+	{"replication.quota.window.size.seconds", "1", TypeInt, ReadOnly},
 	{"group.min.session.timeout.ms", "6000", TypeInt, ReadOnly},
 	{"group.max.session.timeout.ms", "1800000", TypeInt, ReadOnly},
 	{"group.initial.rebalance.delay.ms", "3000", TypeInt, ReadOnly},

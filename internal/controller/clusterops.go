@@ -57,6 +57,22 @@ func (c *Controller) BrokerHeartbeat(req BrokerHeartbeat) BrokerHeartbeatReply {
 	return reply
 }
 
+// UnregisterBroker removes broker id's registration (UnregisterBroker,
+// key 64); see Cluster.UnregisterBroker. It returns nil once the removal
+// is committed, BROKER_ID_NOT_REGISTERED, or NOT_CONTROLLER,
+// REQUEST_TIMED_OUT or a journal failure. A broker that is still running
+// registers again at its next heartbeat (STALE_BROKER_EPOCH), as in
+// Kafka.
+func (c *Controller) UnregisterBroker(id int32) error {
+	refused, err := decide(c, func(cl *Cluster, im *metadata.Image, _ time.Time) Result[error] {
+		return cl.UnregisterBroker(im, id)
+	})
+	if err != nil {
+		return err
+	}
+	return refused
+}
+
 // AlterPartition handles a leader's ISR changes (key 56); see
 // Cluster.AlterPartition. A commit failure is reported in Err.
 func (c *Controller) AlterPartition(req AlterPartitionRequest) AlterPartitionResponse {

@@ -77,6 +77,8 @@ type Controller struct {
 	image   atomic.Pointer[metadata.Image]
 	// quorum is the Raft side (quorum.go); nil on a single node.
 	quorum *quorum
+	// observer is set on a broker-only node's Controller (observer.go).
+	observer bool
 
 	// pubMu makes the publisher see images one at a time, in log order.
 	// Taken after mu, never before it.

@@ -86,6 +86,10 @@ type quorum struct {
 	// apply goroutine only.
 	sinceSnapshot int64
 
+	// observers are the brokers fetching the log from this member while
+	// it leads (metadatalog.go).
+	observers observerTracker
+
 	tickc chan struct{}    // capacity 1: wake the tick loop
 	snapc chan snapshotJob // capacity 1: the latest snapshot to take
 	stopc chan struct{}
@@ -387,7 +391,11 @@ type QuorumStatus struct {
 	// (0: none); its log holds only the entries after it.
 	SnapshotIndex uint64
 	Voters        []ReplicaState
-	Observers     []ReplicaState
+	// Observers are the Raft learners and, on the leader, the brokers
+	// that fetched the log from it in this epoch (metadatalog.go); an
+	// observer's LogEndOffset is its last fetch offset and its Addr is
+	// empty.
+	Observers []ReplicaState
 }
 
 // ReplicaState is one member's replication state, known on the leader.
@@ -437,6 +445,9 @@ func (c *Controller) QuorumStatus() (QuorumStatus, bool) {
 	}
 	for _, id := range st.Learners {
 		qs.Observers = append(qs.Observers, state(id))
+	}
+	if qs.IsLeader {
+		qs.Observers = append(qs.Observers, q.observers.states(st.Term, c.cfg.Now(), q.cfg.Raft.Voters)...)
 	}
 	return qs, true
 }

@@ -30,9 +30,9 @@
 //
 // Loading: a shard is created by Sync when this node leads the partition.
 // Before serving, it reads the partition from its log start offset to its
-// high watermark and replays every record (control batches are skipped),
-// then calls StateMachine.Loaded. Operations submitted meanwhile are
-// refused with ErrLoadInProgress. A shard that Sync no longer lists is
+// high watermark and replays every record, and every transaction marker
+// into a MarkerReplayer (marker.go), then calls StateMachine.Loaded.
+// Operations submitted meanwhile are refused with ErrLoadInProgress. A shard that Sync no longer lists is
 // unloaded: StateMachine.Unloaded answers what is pending, queued
 // operations are refused with ErrNotCoordinator, its timers are dropped.
 //
@@ -42,7 +42,9 @@
 // so it can be tested with made-up time and no goroutines (see Apply).
 //
 // Batch layout written to the log: one RecordBatch v2 per operation, no
-// producer id, CreateTime = the operation's time, compressed with
+// producer id (or, with Result.Producer, a transactional batch of that
+// producer), CreateTime = the operation's time, compressed with
 // Config.Codec; each record's key and value are the coordinator's own
-// serialized key and value (nil value = tombstone).
+// serialized key and value (nil value = tombstone). A Result.Marker is a
+// control batch of its own (marker.go).
 package coordinator

@@ -10,7 +10,10 @@ import (
 // Log is the partition a shard writes to and loads from.
 type Log interface {
 	// Append appends one batch with acks=all and returns the offset of
-	// its first record. The error carries Kafka's code (apierror).
+	// its first record. The error carries Kafka's code (apierror). The
+	// batch may be a transactional one, with base sequence 0 (the log
+	// assigns the producer's next sequence), or a transaction marker, as
+	// Kafka appends with AppendOrigin.COORDINATOR.
 	Append(batch []byte) (baseOffset int64, err error)
 	// Read returns whole batches from offset, about maxBytes (at least
 	// one batch), below the high watermark, and the high watermark.
@@ -19,20 +22,30 @@ type Log interface {
 	LogStartOffset() int64
 }
 
-// buildBatch encodes records as one batch written at nowMs.
-func buildBatch(records []Record, nowMs int64, codec record.Codec) ([]byte, error) {
-	recs := make([]record.Record, len(records))
-	for i, r := range records {
+// buildBatch encodes what b writes as one batch at nowMs: its records
+// (transactional when b.Producer is set; the partition's leader assigns
+// the sequence, see replica.Partition.AppendCoordinator) or its marker.
+func buildBatch(b Batch, nowMs int64, codec record.Codec) ([]byte, error) {
+	if b.Marker != nil {
+		return BuildMarker(*b.Marker, nowMs)
+	}
+	recs := make([]record.Record, len(b.Records))
+	for i, r := range b.Records {
 		recs[i] = record.Record{Key: r.Key, Value: r.Value}
 	}
-	return record.Build(record.BuildOptions{
+	opts := record.BuildOptions{
 		PartitionLeaderEpoch: record.NoPartitionLeaderEpoch,
 		Codec:                codec,
 		BaseTimestamp:        nowMs,
 		ProducerID:           record.NoProducerID,
 		ProducerEpoch:        record.NoProducerEpoch,
 		BaseSequence:         record.NoSequence,
-	}, recs)
+	}
+	if p := b.Producer; p != nil {
+		opts.Transactional = true
+		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = p.ID, p.Epoch, 0
+	}
+	return record.Build(opts, recs)
 }
 
 // load replays log from its start to its high watermark into sm and
@@ -65,7 +78,18 @@ func load(log Log, sm StateMachine, bufBytes int) (int, error) {
 			data = data[size:]
 			next := h.NextOffset()
 			if h.IsControl() {
-				// Transaction markers: the exactly-once work replays them.
+				// Transaction markers, in order with the records.
+				if mr, ok := sm.(MarkerReplayer); ok {
+					m, ok, err := ParseMarker(batch)
+					if err != nil {
+						return n, fmt.Errorf("marker at offset %d: %w", h.BaseOffset, err)
+					}
+					if ok {
+						if err := mr.ReplayMarker(h.BaseOffset, m); err != nil {
+							return n, fmt.Errorf("replay marker at offset %d: %w", h.BaseOffset, err)
+						}
+					}
+				}
 				offset = next
 				continue
 			}

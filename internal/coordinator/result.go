@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"errors"
 	"time"
 )
 
@@ -44,6 +45,16 @@ type StateMachine interface {
 type Result struct {
 	// Records are appended to the partition in one batch.
 	Records []Record
+	// Producer, if set, makes Records a transactional batch of that
+	// producer (a TxnOffsetCommit; Kafka's transactional write
+	// operation): replayed with its producer id, they are pending until
+	// the producer's transaction marker.
+	Producer *Producer
+	// Marker, if set, is a transaction marker written as a control batch
+	// of its own instead of Records (which must be empty), and replayed
+	// into a MarkerReplayer state machine (Kafka's
+	// scheduleTransactionCompletion).
+	Marker *Marker
 	// Replay asks for Records to be replayed into the state machine once
 	// appended (Kafka's replayRecords). Records whose effect the operation
 	// already applied in memory leave it false.
@@ -62,21 +73,31 @@ func (r *Result) Reply(f func()) { r.Replies = append(r.Replies, f) }
 // Add appends records.
 func (r *Result) Add(recs ...Record) { r.Records = append(r.Records, recs...) }
 
+// Batch is what one Result writes: its Records (a transactional batch
+// when Producer is set) or its Marker.
+type Batch struct {
+	Records  []Record
+	Producer *Producer
+	Marker   *Marker
+}
+
 // Apply completes res as the runtime does (see the package doc): append
-// writes the records and returns the offset of the first one. It is
+// writes the batch and returns the offset of its first record. It is
 // exported so that state machines can be tested without a runtime, with a
 // made-up clock and an in-memory log.
-func Apply(sm StateMachine, now time.Time, res *Result, append func([]Record) (baseOffset int64, err error), onReplayError func(error)) {
+func Apply(sm StateMachine, now time.Time, res *Result, append func(Batch) (baseOffset int64, err error), onReplayError func(error)) {
 	for res != nil {
 		var err error
-		if len(res.Records) > 0 {
+		if len(res.Records) > 0 || res.Marker != nil {
 			var base int64
-			base, err = append(res.Records)
+			b := Batch{Records: res.Records, Producer: res.Producer, Marker: res.Marker}
+			if b.Marker != nil {
+				b.Records = nil
+			}
+			base, err = append(b)
 			if err == nil && res.Replay {
-				for i, r := range res.Records {
-					if rerr := sm.Replay(LoggedRecord{Offset: base + int64(i), ProducerID: -1, Key: r.Key, Value: r.Value}); rerr != nil && onReplayError != nil {
-						onReplayError(rerr)
-					}
+				if rerr := replayBatch(sm, base, b); rerr != nil && onReplayError != nil {
+					onReplayError(rerr)
 				}
 			}
 		}
@@ -90,4 +111,26 @@ func Apply(sm StateMachine, now time.Time, res *Result, append func([]Record) (b
 		}
 		res = next
 	}
+}
+
+// replayBatch replays what b wrote at base: its records, with the
+// producer id of a transactional batch, or its marker.
+func replayBatch(sm StateMachine, base int64, b Batch) error {
+	if b.Marker != nil {
+		if mr, ok := sm.(MarkerReplayer); ok {
+			return mr.ReplayMarker(base, *b.Marker)
+		}
+		return nil
+	}
+	pid := int64(-1)
+	if b.Producer != nil {
+		pid = b.Producer.ID
+	}
+	var errs []error
+	for i, r := range b.Records {
+		if err := sm.Replay(LoggedRecord{Offset: base + int64(i), ProducerID: pid, Key: r.Key, Value: r.Value}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

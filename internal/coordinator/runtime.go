@@ -274,14 +274,14 @@ func (sh *shard[S]) run() {
 
 // complete writes and answers res (see Apply).
 func (sh *shard[S]) complete(sm S, now time.Time, res *Result, log *slog.Logger) {
-	Apply(sm, now, res, func(recs []Record) (int64, error) {
-		batch, err := buildBatch(recs, now.UnixMilli(), sh.rt.cfg.Codec)
+	Apply(sm, now, res, func(b Batch) (int64, error) {
+		batch, err := buildBatch(b, now.UnixMilli(), sh.rt.cfg.Codec)
 		if err != nil {
 			return -1, fmt.Errorf("coordinator: build batch: %w", err)
 		}
 		base, err := sh.log.Append(batch)
 		if err != nil {
-			log.Warn("coordinator write failed", "records", len(recs), "err", err)
+			log.Warn("coordinator write failed", "records", len(b.Records), "marker", b.Marker != nil, "err", err)
 		}
 		return base, err
 	}, func(err error) {

@@ -141,11 +141,18 @@ func (s *Shard) DeleteGroups(now time.Time, ids []string, reply func([]DeletedGr
 }
 
 // offsetTombstones writes a tombstone for every committed offset of a
-// group.
+// group, and for every partition with only a transactional offset
+// pending (Kafka's deleteAllOffsets), whose replay drops it.
 func (s *Shard) offsetTombstones(id string, res *coordinator.Result) {
 	offsets := s.offsets[id]
 	for _, topic := range slices.Sorted(maps.Keys(offsets)) {
 		for _, p := range slices.Sorted(maps.Keys(offsets[topic])) {
+			res.Add(offsetTombstone(id, topic, p))
+		}
+	}
+	pending := s.pendingPartitions(id)
+	for _, topic := range slices.Sorted(maps.Keys(pending)) {
+		for _, p := range pending[topic] {
 			res.Add(offsetTombstone(id, topic, p))
 		}
 	}

@@ -197,12 +197,20 @@ func (s *Shard) FetchOffsets(now time.Time, req FetchRequest) FetchResponse {
 	if !failAll {
 		offsets = s.offsets[req.Group]
 	}
+	// KIP-447: a partition with a transactional offset pending is
+	// UNSTABLE_OFFSET_COMMIT for require_stable fetches.
+	result := func(topic string, p int32, o offsetAndMetadata, ok bool) FetchPartitionResult {
+		if req.RequireStable && s.hasPendingOffset(req.Group, topic, p) {
+			return FetchPartitionResult{Partition: p, Offset: -1, LeaderEpoch: -1, ErrorCode: kerr.UnstableOffsetCommit.Code}
+		}
+		return fetchResult(p, o, ok)
+	}
 	if req.Topics == nil {
 		for _, topic := range slices.Sorted(maps.Keys(offsets)) {
 			parts := offsets[topic]
 			tr := FetchTopicResult{Topic: topic}
 			for _, p := range slices.Sorted(maps.Keys(parts)) {
-				tr.Partitions = append(tr.Partitions, fetchResult(p, parts[p], true))
+				tr.Partitions = append(tr.Partitions, result(topic, p, parts[p], true))
 			}
 			resp.Topics = append(resp.Topics, tr)
 		}
@@ -213,7 +221,7 @@ func (s *Shard) FetchOffsets(now time.Time, req FetchRequest) FetchResponse {
 		parts := offsets[t.Topic]
 		for _, p := range t.Partitions {
 			o, ok := parts[p]
-			tr.Partitions = append(tr.Partitions, fetchResult(p, o, ok))
+			tr.Partitions = append(tr.Partitions, result(t.Topic, p, o, ok))
 		}
 		resp.Topics = append(resp.Topics, tr)
 	}
@@ -290,7 +298,7 @@ func (s *Shard) cleanupGroupMetadata(now time.Time, res *coordinator.Result) {
 		g := s.groups[id]
 		n, all := s.cleanupExpiredOffsets(g, now, res)
 		expired += n
-		if all && g.is(stateEmpty) {
+		if all && g.is(stateEmpty) && !s.hasPendingGroup(id) {
 			res.Add(groupTombstone(id))
 			deleted++
 		}
@@ -300,7 +308,7 @@ func (s *Shard) cleanupGroupMetadata(now time.Time, res *coordinator.Result) {
 		n, all := s.expireOffsets(id, now, func(topic string) bool { return s.consumerSubscribed(cg, topic) },
 			func(o offsetAndMetadata) int64 { return o.commitMs }, res)
 		expired += n
-		if all && cg.isEmpty() {
+		if all && cg.isEmpty() && !s.hasPendingGroup(id) {
 			s.consumerGroupTombstones(cg, res)
 			deleted++
 		}
@@ -365,7 +373,7 @@ func (s *Shard) expireOffsets(gid string, now time.Time, subscribed func(string)
 			} else {
 				isExpired = nowMs-base(o) >= s.cfg.OffsetsRetentionMs
 			}
-			if isExpired {
+			if isExpired && !s.hasPendingOffset(gid, topic, p) {
 				res.Add(offsetTombstone(gid, topic, p))
 				n++
 			} else {

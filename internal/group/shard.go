@@ -137,6 +137,9 @@ type Shard struct {
 	consumerGroups map[string]*consumerGroup
 	// offsets: group → topic → partition → committed offset.
 	offsets map[string]map[string]map[int32]offsetAndMetadata
+	// pendingTxn are the transactional offsets of each producer id not
+	// yet committed or aborted by a marker (txnoffsets.go).
+	pendingTxn map[int64]pendingOffsets
 	// newUUID returns Java's UUID.randomUUID().toString() form.
 	newUUID func() string
 }
@@ -152,6 +155,7 @@ func NewShard(cfg *Config, partition int32, timers *coordinator.Timers[*Shard]) 
 		groups:         map[string]*classicGroup{},
 		consumerGroups: map[string]*consumerGroup{},
 		offsets:        map[string]map[string]map[int32]offsetAndMetadata{},
+		pendingTxn:     map[int64]pendingOffsets{},
 		newUUID:        randomUUID,
 	}
 }
@@ -202,6 +206,7 @@ func (s *Shard) replay(rec coordinator.LoggedRecord) error {
 		}
 		if rec.Value == nil {
 			s.removeOffset(k.Group, k.Topic, k.Partition)
+			s.removePendingOffsets(k.Group, k.Topic, k.Partition)
 			return nil
 		}
 		var v kmsg.OffsetCommitValue
@@ -222,6 +227,11 @@ func (s *Shard) replay(rec coordinator.LoggedRecord) error {
 		}
 		if v.Version == 1 {
 			o.expireMs = v.ExpireTimestamp
+		}
+		if rec.ProducerID >= 0 {
+			// A TxnOffsetCommit: pending until its marker.
+			s.putPendingOffset(rec.ProducerID, k.Group, k.Topic, k.Partition, o)
+			return nil
 		}
 		s.putOffset(k.Group, k.Topic, k.Partition, o)
 	case typ == keyGroupMetadata:

@@ -24,6 +24,9 @@ type harness struct {
 	timers *coordinator.Timers[*Shard]
 	s      *Shard
 	log    []coordinator.LoggedRecord
+	// markers are the transaction markers of the log, by offset (their
+	// entry in log has no key).
+	markers map[int64]coordinator.Marker
 	// failAppend, if set, fails the next appends.
 	failAppend error
 	ids        int
@@ -53,7 +56,13 @@ func (h *harness) start() {
 	h.s = NewShard(h.cfg, 0, h.timers)
 	h.s.newUUID = func() string { h.ids++; return fmt.Sprintf("uuid-%d", h.ids) }
 	for _, r := range h.log {
-		if err := h.s.Replay(r); err != nil {
+		var err error
+		if m, ok := h.markers[r.Offset]; ok {
+			err = h.s.ReplayMarker(r.Offset, m)
+		} else {
+			err = h.s.Replay(r)
+		}
+		if err != nil {
 			h.t.Fatalf("replay at %d: %v", r.Offset, err)
 		}
 	}
@@ -69,13 +78,25 @@ func (h *harness) restart() {
 func (h *harness) apply(op func(res *coordinator.Result)) {
 	res := &coordinator.Result{}
 	op(res)
-	coordinator.Apply(h.s, h.now, res, func(recs []coordinator.Record) (int64, error) {
+	coordinator.Apply(h.s, h.now, res, func(b coordinator.Batch) (int64, error) {
 		if h.failAppend != nil {
 			return -1, h.failAppend
 		}
 		base := int64(len(h.log))
-		for i, r := range recs {
-			h.log = append(h.log, coordinator.LoggedRecord{Offset: base + int64(i), ProducerID: -1, Key: r.Key, Value: r.Value})
+		if b.Marker != nil {
+			if h.markers == nil {
+				h.markers = map[int64]coordinator.Marker{}
+			}
+			h.markers[base] = *b.Marker
+			h.log = append(h.log, coordinator.LoggedRecord{Offset: base, ProducerID: b.Marker.ProducerID})
+			return base, nil
+		}
+		pid := int64(-1)
+		if b.Producer != nil {
+			pid = b.Producer.ID
+		}
+		for i, r := range b.Records {
+			h.log = append(h.log, coordinator.LoggedRecord{Offset: base + int64(i), ProducerID: pid, Key: r.Key, Value: r.Value})
 		}
 		return base, nil
 	}, func(err error) { h.t.Errorf("replay: %v", err) })

@@ -20,6 +20,9 @@ type Image struct {
 	// brokers maps a broker id to its registration (brokers.go); nil
 	// until the first registration.
 	brokers map[int32]*Broker
+	// nextProducerID is the first producer id of the next block to hand
+	// out (ProducerIdsRecord); 0 before any.
+	nextProducerID int64
 }
 
 // ConfigResource names a config resource (a topic, or a broker; the empty
@@ -76,6 +79,10 @@ func (im *Image) TopicNames() []string {
 	return names
 }
 
+// NextProducerID returns the first producer id not yet handed to a broker
+// (Kafka's ProducerIdsImage.nextProducerId): 0 before the first block.
+func (im *Image) NextProducerID() int64 { return im.nextProducerID }
+
 // NumTopics returns the number of topics.
 func (im *Image) NumTopics() int { return len(im.topics) }
 
@@ -98,6 +105,8 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		topicsByID: maps.Clone(im.topicsByID),
 		configs:    maps.Clone(im.configs),
 		brokers:    maps.Clone(im.brokers),
+
+		nextProducerID: im.nextProducerID,
 	}
 	// Topics touched by this batch are copied once, then edited in place.
 	copied := map[TopicID]bool{}
@@ -180,6 +189,12 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 			} else {
 				next.configs[res] = m
 			}
+		case TypeProducerIDs:
+			// Ids never go back (ProducerIdControlManager.replay).
+			if r.ProducerIDs == nil || r.ProducerIDs.NextProducerID <= next.nextProducerID {
+				return nil, fmt.Errorf("metadata: record %d: producer ids record does not advance the next producer id %d", i, next.nextProducerID)
+			}
+			next.nextProducerID = r.ProducerIDs.NextProducerID
 		case TypeRegisterBroker, TypeUnregisterBroker, TypeBrokerRegistrationChange:
 			if err := next.applyBroker(r); err != nil {
 				return nil, fmt.Errorf("metadata: record %d: %w", i, err)

@@ -18,6 +18,11 @@ const (
 	TypeRemoveTopic  RecordType = "RemoveTopicRecord"
 	TypeConfig       RecordType = "ConfigRecord"
 	TypePartitionChg RecordType = "PartitionChangeRecord"
+	// TypeProducerIDs records a block of producer ids handed to a broker
+	// (Kafka's ProducerIdsRecord, KIP-730): ids below NextProducerID are
+	// taken, so none is ever given twice, across controller failovers
+	// and restarts.
+	TypeProducerIDs RecordType = "ProducerIdsRecord"
 )
 
 // Config resource types, as Kafka's ConfigResource.Type.
@@ -51,11 +56,24 @@ type Record struct {
 	// BrokerRegistrationChangeRecord (brokers.go).
 	Broker *BrokerRecord `json:"broker,omitempty"`
 
+	// ProducerIdsRecord.
+	ProducerIDs *ProducerIDsRecord `json:"producerIds,omitempty"`
+
 	// ConfigRecord. A nil Value removes the config.
 	ResourceType int8    `json:"resourceType,omitempty"`
 	ResourceName string  `json:"resourceName,omitempty"`
 	Name         string  `json:"name,omitempty"`
 	Value        *string `json:"value,omitempty"`
+}
+
+// ProducerIDsRecord carries the fields of Kafka's ProducerIdsRecord: the
+// broker (and its epoch) a block of producer ids went to, and the first
+// id of the next block. Snapshots write it with BrokerID and BrokerEpoch
+// -1.
+type ProducerIDsRecord struct {
+	BrokerID       int32 `json:"brokerId"`
+	BrokerEpoch    int64 `json:"brokerEpoch"`
+	NextProducerID int64 `json:"nextProducerId"`
 }
 
 // TopicID is a topic's Kafka Uuid.

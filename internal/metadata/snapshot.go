@@ -44,6 +44,10 @@ func (im *Image) Records() []Record {
 	for _, b := range im.Brokers() {
 		recs = append(recs, b.Record())
 	}
+	if im.nextProducerID > 0 {
+		// As Kafka's ProducerIdsImage.write: no broker, only the next id.
+		recs = append(recs, Record{Type: TypeProducerIDs, ProducerIDs: &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: im.nextProducerID}})
+	}
 	for _, name := range im.TopicNames() {
 		t := im.topics[name]
 		recs = append(recs, Record{Type: TypeTopic, TopicName: t.Name, TopicID: t.ID})

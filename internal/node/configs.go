@@ -72,6 +72,12 @@ func (a *configAdapter) topicConfig(im *metadata.Image, topic string) replica.To
 			FlushMessages:      tc.FlushMessages,
 			FlushMs:            flushMs,
 			FileDeleteDelayMs:  tc.FileDeleteDelayMs,
+
+			Compact:                tc.Compact(),
+			MinCleanableDirtyRatio: tc.MinCleanableDirtyRatio,
+			MinCompactionLagMs:     tc.MinCompactionLagMs,
+			MaxCompactionLagMs:     tc.MaxCompactionLagMs,
+			DeleteRetentionMs:      tc.DeleteRetentionMs,
 		},
 		MaxMessageBytes:      tc.MaxMessageBytes,
 		LogAppendTime:        tc.MessageTimestampType == "LogAppendTime",
@@ -80,6 +86,20 @@ func (a *configAdapter) topicConfig(im *metadata.Image, topic string) replica.To
 		Compacted:            tc.Compact(),
 		MinInsyncReplicas:    tc.MinInsyncReplicas,
 		CompressionType:      tc.CompressionType,
+		// KIP-73; the replica layer picks the pairs naming this node.
+		LeaderThrottledReplicas:   tc.LeaderReplicationThrottledReplicas,
+		FollowerThrottledReplicas: tc.FollowerReplicationThrottledReplicas,
+	}
+}
+
+// replicaDynamic is the dynamic broker config the replica layer follows
+// (per-broker over cluster-default over static), as of im.
+func (a *configAdapter) replicaDynamic(im *metadata.Image) replica.DynamicConfig {
+	b := a.observe(im)
+	return replica.DynamicConfig{
+		LeaderReplicationThrottledRate:   b.LeaderReplicationThrottledRate,
+		FollowerReplicationThrottledRate: b.FollowerReplicationThrottledRate,
+		NumReplicaFetchers:               int(b.NumReplicaFetchers),
 	}
 }
 

@@ -127,8 +127,9 @@ func (n *Node) syncGroups(im *metadata.Image) {
 }
 
 // partitionLog is a coordinator.Log over a partition this node leads:
-// writes go through the produce path with acks=all and wait for the
-// in-sync replicas (offsets.commit.timeout.ms).
+// writes go through the leader's append path as a coordinator's
+// (transactional batches and markers allowed) with acks=all and wait for
+// the in-sync replicas (offsets.commit.timeout.ms).
 type partitionLog struct {
 	p         *replica.Partition
 	purgatory *replica.Purgatory
@@ -136,7 +137,7 @@ type partitionLog struct {
 }
 
 func (l partitionLog) Append(batch []byte) (int64, error) {
-	res, err := l.p.Append(batch, -1)
+	res, err := l.p.AppendCoordinator(batch)
 	if err != nil {
 		return -1, err
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/replica"
 	"github.com/gregor-streaming/gregor/internal/server"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
 // Options are the dependencies a Node takes from its caller.
@@ -40,9 +41,14 @@ type Options struct {
 	Listen func(network, address string) (net.Listener, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Dial opens the connections this node makes to other nodes (Raft,
+	// controller channels, replica fetchers); nil means a net.Dialer.
+	// kafkatest routes them through fault proxies (isolate.go).
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// Node is one running Gregor process (broker and controller).
+// Node is one running Gregor process: a broker, a controller, or both
+// (process.roles; quorum.go).
 type Node struct {
 	cfg       *config.Broker
 	log       *slog.Logger
@@ -64,10 +70,20 @@ type Node struct {
 	// repl is the replication wiring (replication.go).
 	repl *replication
 
+	// producerIDs hands out producer ids (producerids.go).
+	producerIDs *producerIDManager
+
 	// The group coordinator (groups.go).
 	groups      *group.Coordinator
 	groupsReady atomic.Pointer[group.Coordinator]
 	groupsState *groupsState
+
+	// The transaction coordinator and its marker sender (txn.go,
+	// txnmarkers.go).
+	txn            *txn.Coordinator
+	txnReady       atomic.Pointer[txn.Coordinator]
+	txnMarkers     *markerSender
+	txnMarkerConns *markerConns
 }
 
 // metadataDirName is the directory of the metadata log inside the
@@ -118,11 +134,18 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 		n.controller, err = controller.Open(ccfg, n.journal, n.publish)
-	} else {
+	} else if cfg.HasRole("controller") {
 		n.controller, err = n.openQuorum(ccfg, metaDir, opts) // quorum.go
+	} else {
+		n.controller, err = n.openObserver(ccfg, opts) // observer.go: returns caught up
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !cfg.HasRole("broker") {
+		// A controller-only node: no partitions, groups or broker
+		// listeners; its controller listener starts in Start.
+		return n, nil
 	}
 	im := n.controller.Image()
 
@@ -132,6 +155,10 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		RetentionCheckInterval: millis(cfg.LogRetentionCheckIntervalMs),
 		FlushCheckInterval:     millis(cfg.LogFlushSchedulerIntervalMs),
 		CheckpointInterval:     millis(int64(cfg.LogFlushOffsetCheckpointIntervalMs)),
+		Cleaner:                cleanerConfig(cfg), // cleaner.go
+
+		ProducerIDExpiration:              millis(int64(cfg.ProducerIDExpirationMs)),
+		ProducerIDExpirationCheckInterval: millis(int64(cfg.ProducerIDExpirationCheckIntervalMs)),
 	}, func(topic string) storage.Config {
 		return adapter.topicConfig(n.controller.Image(), topic).Log
 	})
@@ -162,6 +189,10 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		// Images the quorum applied meanwhile were not published.
 		n.controller.Republish()
 	}
+	n.producerIDs = n.newProducerIDs()
+	if err := n.newTxn(n.controller.Image(), opts.Now); err != nil {
+		return nil, err
+	}
 	n.server = server.New(server.Config{
 		NodeID:                      cfg.NodeID,
 		ClusterID:                   clusterID,
@@ -186,6 +217,8 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		// The active controller as the quorum knows it (quorum.go).
 		ControllerLocator: n.controllerLocator(),
 		Groups:            n.groups,
+		ProducerIDs:       n.producerIDs,
+		Txn:               n.txn,
 	})
 	return n, nil
 }
@@ -217,6 +250,7 @@ func (n *Node) publish(im *metadata.Image) {
 		n.log.Error("applying metadata image", "offset", im.Offset, "err", err)
 	}
 	n.syncGroups(im)
+	n.syncTxn(im)
 }
 
 // checkLogDirs reads meta.properties in every log dir, formatting
@@ -262,8 +296,11 @@ func (n *Node) checkLogDirs() (string, error) {
 // Start binds the listeners and starts serving.
 func (n *Node) Start() error {
 	n.startReplication()
-	if err := n.server.Start(); err != nil {
-		return err
+	n.startTxn()
+	if n.server != nil {
+		if err := n.server.Start(); err != nil {
+			return err
+		}
 	}
 	if n.quorum != nil {
 		if err := n.startQuorum(); err != nil {
@@ -274,8 +311,14 @@ func (n *Node) Start() error {
 	return nil
 }
 
-// Addrs returns the bound broker listener addresses.
-func (n *Node) Addrs() []net.Addr { return n.server.Addrs() }
+// Addrs returns the bound broker listener addresses (none on a
+// controller-only node).
+func (n *Node) Addrs() []net.Addr {
+	if n.server == nil {
+		return nil
+	}
+	return n.server.Addrs()
+}
 
 // ClusterID returns the cluster id from meta.properties.
 func (n *Node) ClusterID() string { return n.clusterID }
@@ -286,6 +329,8 @@ func (n *Node) Close() error {
 	if n.server != nil {
 		n.server.Close()
 	}
+	n.closeTxn()
+	n.closeProducerIDs()
 	// Stop applying metadata before closing what it is published to.
 	qerr := n.closeQuorum()
 	if n.groups != nil {

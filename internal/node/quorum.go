@@ -1,24 +1,34 @@
 package node
 
 // A node in a cluster with a controller quorum (controller.quorum.voters
-// set). Roles supported: broker,controller (combined). Every node is a
-// Raft voter: it binds its controller listener, shares that port between
-// the Raft transport and the controller APIs (mux.go), follows the
-// metadata log into its image, and, while it is the Raft leader, is the
-// active controller. Its broker side registers with the active controller
-// and heartbeats (lifecycle.go); its broker listeners forward admin
-// requests there.
+// set), in one of three roles (process.roles):
+//
+//	broker,controller  a Raft voter and a broker (combined)
+//	controller         a Raft voter only: controller listener, metadata
+//	                   log, no broker listeners, partitions or groups
+//	broker             an observer (observer.go): it fetches the metadata
+//	                   log from the voters' leader instead of voting
+//
+// A voter binds its controller listener, shares that port between the
+// Raft transport and the controller APIs (mux.go), follows the metadata
+// log into its image, and, while it is the Raft leader, is the active
+// controller. A broker registers with the active controller and
+// heartbeats (lifecycle.go); its broker listeners forward admin requests
+// there.
 //
 // Startup (New, then Start):
 //
-//	bind controller listener ─▶ listenerMux ─▶ controller.OpenQuorum (raft
-//	WAL replayed into the image) ─▶ storage, replicas, groups ─▶ broker
-//	server (with a Forwarder) ─▶ controller server (Start) ─▶ broker
-//	listeners (Start) ─▶ broker lifecycle: register, heartbeat, unfence
+//	voter:    bind controller listener ─▶ listenerMux ─▶ controller.OpenQuorum
+//	          (raft WAL replayed into the image)
+//	observer: metadata fetcher caught up with the leader (observer.go)
+//	broker:   ─▶ storage, replicas, groups ─▶ broker server (with a
+//	          Forwarder)
+//	Start:    controller server (voters) ─▶ broker listeners ─▶ broker
+//	          lifecycle: register, heartbeat, unfence
 //
 // Shutdown reverses it: controlled shutdown (the lifecycle asks to shut
 // down and waits for the controller's go-ahead), broker listeners,
-// controller server, Raft, storage.
+// controller server or metadata fetcher, Raft, storage.
 
 import (
 	"errors"
@@ -36,10 +46,14 @@ import (
 )
 
 // quorumNode is what a node adds in a cluster with a controller quorum.
+// A voter has mux and ctlServer, an observer has observer; a broker has
+// the controller channels and the lifecycle.
 type quorumNode struct {
 	mux *listenerMux
 	// ctlServer serves the controller listener's Kafka side.
 	ctlServer *server.Server
+	// observer fetches the metadata log on a broker-only node.
+	observer *metadataObserver
 	// voters are the controller endpoints by node id.
 	voters map[int32]string
 	// forwarder carries admin requests from broker listeners;
@@ -54,17 +68,14 @@ type quorumNode struct {
 
 // Errors of a quorum node's configuration.
 var (
-	errRoles            = errors.New("node: with controller.quorum.voters, process.roles must be broker,controller (separate broker or controller nodes are not supported yet)")
 	errBootstrapServers = errors.New("node: controller.quorum.bootstrap.servers (dynamic quorum, KIP-853) is not supported yet; use controller.quorum.voters")
 )
 
-// openQuorum opens the controller side of a quorum node: the controller
-// listener and the Raft log, replayed into the controller's image.
+// openQuorum opens the controller side of a voter (combined or
+// controller-only): the controller listener and the Raft log, replayed
+// into the controller's image.
 func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) (*controller.Controller, error) {
 	cfg := n.cfg
-	if !cfg.HasRole("broker") || !cfg.HasRole("controller") {
-		return nil, errRoles
-	}
 	if len(cfg.ControllerQuorumVoters) == 0 {
 		return nil, errBootstrapServers
 	}
@@ -117,6 +128,7 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 			Listen: func(string, string) (net.Listener, error) {
 				return q.mux.raft, nil
 			},
+			Dial: opts.Dial,
 		},
 		SnapshotBytes: cfg.MetadataLogMaxRecordBytesBetweenSnapshots,
 		AppendTimeout: time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
@@ -124,12 +136,10 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	active := func() int32 { id, _ := c.ActiveController(); return id }
-	dial := (&net.Dialer{Timeout: time.Duration(cfg.ControllerQuorumRequestTimeoutMs) * time.Millisecond}).DialContext
-	clientID := func(purpose string) string { return fmt.Sprintf("gregor-%d-%s", cfg.NodeID, purpose) }
-	q.forwarder = newControllerChannel(clientID("forwarding"), voters, active, dial)
-	q.heartbeats = newControllerChannel(clientID("heartbeat"), voters, active, dial)
-	q.alterPartition = newControllerChannel(clientID("alter-partition"), voters, active, dial)
+	if cfg.HasRole("broker") {
+		active := func() int32 { id, _ := c.ActiveController(); return id }
+		n.openControllerChannels(voters, active, opts)
+	}
 
 	q.ctlServer = server.New(server.Config{
 		NodeID:             cfg.NodeID,
@@ -147,6 +157,20 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 	return c, nil
 }
 
+// openControllerChannels opens a broker's channels to the active
+// controller, which active names.
+func (n *Node) openControllerChannels(voters map[int32]string, active func() int32, opts Options) {
+	q, cfg := n.quorum, n.cfg
+	dial := (&net.Dialer{Timeout: time.Duration(cfg.ControllerQuorumRequestTimeoutMs) * time.Millisecond}).DialContext
+	if opts.Dial != nil {
+		dial = opts.Dial
+	}
+	clientID := func(purpose string) string { return fmt.Sprintf("gregor-%d-%s", cfg.NodeID, purpose) }
+	q.forwarder = newControllerChannel(clientID("forwarding"), voters, active, dial)
+	q.heartbeats = newControllerChannel(clientID("heartbeat"), voters, active, dial)
+	q.alterPartition = newControllerChannel(clientID("alter-partition"), voters, active, dial)
+}
+
 // forwarder returns the Forwarder for the broker server: nil (an untyped
 // nil interface) on a single node.
 func (n *Node) forwarder() server.Forwarder {
@@ -161,8 +185,13 @@ func (n *Node) forwarder() server.Forwarder {
 // the registration).
 func (n *Node) startQuorum() error {
 	q := n.quorum
-	if err := q.ctlServer.Start(); err != nil {
-		return err
+	if q.ctlServer != nil {
+		if err := q.ctlServer.Start(); err != nil {
+			return err
+		}
+	}
+	if !n.cfg.HasRole("broker") {
+		return nil
 	}
 	if n.repl != nil {
 		n.SetAlterPartitionSender(alterPartitionSender{q.alterPartition})
@@ -183,8 +212,8 @@ func (n *Node) controllerLocator() server.ControllerLocator {
 }
 
 // closeQuorum shuts the controller side down: the controller APIs, the
-// Raft node, the shared listener. The broker lifecycle has stopped
-// already (Close).
+// Raft node or the metadata fetcher, the shared listener. The broker
+// lifecycle has stopped already (Close).
 func (n *Node) closeQuorum() error {
 	q := n.quorum
 	if q == nil {
@@ -194,6 +223,9 @@ func (n *Node) closeQuorum() error {
 	if q.ctlServer != nil {
 		errs = append(errs, q.ctlServer.Close())
 	}
+	if q.observer != nil {
+		q.observer.close()
+	}
 	if n.controller != nil {
 		errs = append(errs, n.controller.Close())
 	}
@@ -202,7 +234,9 @@ func (n *Node) closeQuorum() error {
 			ch.Close()
 		}
 	}
-	errs = append(errs, q.mux.Close())
+	if q.mux != nil {
+		errs = append(errs, q.mux.Close())
+	}
 	n.quorum = nil
 	return errors.Join(errs...)
 }
@@ -254,23 +288,27 @@ func securityProtocolID(name string) int16 {
 func (n *Node) Image() *metadata.Image { return n.controller.Image() }
 
 // ControllerAddr returns the bound controller listener address, nil on a
-// single node.
+// single node and a broker-only node.
 func (n *Node) ControllerAddr() net.Addr {
-	if n.quorum == nil {
+	if n.quorum == nil || n.quorum.mux == nil {
 		return nil
 	}
 	return n.quorum.mux.ln.Addr()
 }
 
 // QuorumStatus returns the metadata quorum as this node sees it; false on
-// a single node.
+// a single node and a broker-only node (see ObserverStatus).
 func (n *Node) QuorumStatus() (controller.QuorumStatus, bool) {
 	return n.controller.QuorumStatus()
 }
 
 // ActiveController returns the active controller this node knows of (-1:
-// none; always -1 on a single node).
+// none; always -1 on a single node). A broker-only node knows it as the
+// metadata log's leader it fetches from.
 func (n *Node) ActiveController() int32 {
+	if q := n.quorum; q != nil && q.observer != nil {
+		return q.observer.activeController()
+	}
 	id, _ := n.controller.ActiveController()
 	return id
 }

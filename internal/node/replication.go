@@ -15,6 +15,12 @@ package node
 // A single node never follows and never changes an ISR, so none of this
 // runs there: fetchers start only for partitions led elsewhere, and
 // AlterPartition is only called by leaders with followers.
+//
+// num.replica.fetchers fetchers run per leader broker; they and the
+// replication quotas (KIP-73: leader/follower.replication.throttled.rate
+// on the broker, *.replication.throttled.replicas on topics) follow the
+// dynamic configs of each image the replica manager applies
+// (configAdapter.replicaDynamic, configAdapter.topicConfig).
 
 import (
 	"context"
@@ -69,11 +75,13 @@ type replication struct {
 	// requestTimeout is replica.socket.timeout.ms, at least the fetch
 	// wait: a leader that does not answer within it is given up on.
 	requestTimeout time.Duration
-	clientID       string
 	maxResponse    int32
 	// image returns the image the replica manager last applied.
 	image func() *metadata.Image
 	alter *alterPartitionManager
+
+	// dialHook is Options.Dial (nil: a net.Dialer).
+	dialHook func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // replicaConfig builds the replica manager's configuration and the
@@ -89,8 +97,8 @@ func (n *Node) replicaConfig(topicConfig func(*metadata.Image, string) replica.T
 		self:           cfg.NodeID,
 		listener:       cfg.InterBrokerListenerName,
 		requestTimeout: timeout,
-		clientID:       fmt.Sprintf("broker-%d-fetcher-0", cfg.NodeID),
 		maxResponse:    max(cfg.ReplicaFetchResponseMaxBytes, cfg.SocketRequestMaxBytes),
+		dialHook:       opts.Dial,
 		image: func() *metadata.Image {
 			if n.replicas == nil {
 				return nil
@@ -125,7 +133,15 @@ func (n *Node) replicaConfig(topicConfig func(*metadata.Image, string) replica.T
 			ResponseMaxBytes: cfg.ReplicaFetchResponseMaxBytes,
 			MaxBytes:         cfg.ReplicaFetchMaxBytes,
 			BackoffMs:        int64(cfg.ReplicaFetchBackoffMs),
+			NumFetchers:      int(cfg.NumReplicaFetchers),
 		},
+		ReplicationQuota: replica.QuotaConfig{
+			Samples:  int(cfg.ReplicationQuotaWindowNum),
+			WindowMs: int64(cfg.ReplicationQuotaWindowSizeSeconds) * 1000,
+		},
+		// Replication throttle rates and num.replica.fetchers change
+		// with the dynamic broker configs of each image applied.
+		Dynamic: n.adapter.replicaDynamic,
 	}
 }
 
@@ -168,12 +184,18 @@ func (r *replication) dial(ctx context.Context, id int32) (replica.Conn, error) 
 	if !ok {
 		return nil, fmt.Errorf("node: broker %d has no endpoint on inter.broker.listener.name %s", id, r.listener)
 	}
-	d := net.Dialer{Timeout: r.requestTimeout}
-	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))))
+	dial := (&net.Dialer{Timeout: r.requestTimeout}).DialContext
+	if r.dialHook != nil {
+		dial = r.dialHook
+	}
+	nc, err := dial(ctx, "tcp", net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))))
 	if err != nil {
 		return nil, err
 	}
-	return timeoutConn{Conn: replica.NewConn(nc, r.clientID, r.maxResponse), timeout: r.requestTimeout}, nil
+	// Kafka's fetcher client id: broker-<self>-fetcher-<fetcher id>.
+	fid, _ := replica.FetcherIDFromContext(ctx)
+	clientID := fmt.Sprintf("broker-%d-fetcher-%d", r.self, fid)
+	return timeoutConn{Conn: replica.NewConn(nc, clientID, r.maxResponse), timeout: r.requestTimeout}, nil
 }
 
 // timeoutConn bounds every request (replica.socket.timeout.ms), so a

@@ -90,7 +90,7 @@ func (n *Node) applyEvent(a *applier, ev applyEvent) error {
 	case ev.snap != nil:
 		md := ev.snap.GetMetadata()
 		s := Snapshot{Index: md.GetIndex(), Term: md.GetTerm(), Data: ev.snap.GetData()}
-		n.applied.Store(s.Index)
+		n.setApplied(s.Index)
 		if err := n.sm.Restore(s); err != nil {
 			return fmt.Errorf("raft: state machine restore at %d: %w", s.Index, err)
 		}
@@ -132,7 +132,7 @@ func (n *Node) applyEvent(a *applier, ev applyEvent) error {
 			batch := ents[:k:k]
 			ents = ents[k:]
 			last := batch[len(batch)-1]
-			n.applied.Store(last.Index)
+			n.setApplied(last.Index)
 			if err := n.sm.Apply(batch); err != nil {
 				return fmt.Errorf("raft: state machine apply %d..%d: %w", batch[0].Index, last.Index, err)
 			}

@@ -27,6 +27,12 @@
 // a Listener on every member (HandleSnapshot, HandleCommit,
 // HandleLeaderChange, as Kafka's RaftClient.Listener).
 //
+// Readers that are not members (the broker-only nodes the controller
+// serves the metadata log to) read the committed log without changing it
+// (read.go): ReadCommitted returns entries up to the applied index, or
+// ErrCompacted for what LatestSnapshot covers, and WaitApplied is the
+// long poll for the next entry.
+//
 // # The Ready loop
 //
 // One goroutine owns the RawNode. Each turn it takes one input — a tick,

@@ -31,6 +31,9 @@ var (
 	// ErrCompactIndex is returned by Compact for an index not yet applied,
 	// or not after the current snapshot.
 	ErrCompactIndex = errors.New("raft: bad compaction index")
+	// ErrCompacted is returned by ReadCommitted for an index the log no
+	// longer holds: it is covered by the latest snapshot.
+	ErrCompacted = errors.New("raft: index compacted into a snapshot")
 )
 
 // NotLeaderError is the ErrNotLeader error: it names the leader this node

@@ -150,3 +150,28 @@ func (m journalMachine) Apply(ents []Entry) error {
 func (m journalMachine) LeaderChange(leader int32, term uint64) {
 	m.j.listener.HandleLeaderChange(leader, term)
 }
+
+// ReadCommitted returns the committed batches from offset (a Raft index)
+// on, as Node.ReadCommitted does: in order, without gaps, at least one
+// when offset is not past the applied index, about maxBytes of encoded
+// data at most. Raft's own entries (a new leader's empty entry) come back
+// as batches without records, so that a reader accounts for every offset.
+// It returns ErrCompacted when offset is covered by the latest snapshot
+// (read it with Node.LatestSnapshot). The caller owns the batches.
+func (j *Journal) ReadCommitted(offset uint64, maxBytes int) ([]Batch, error) {
+	ents, err := j.node.ReadCommitted(offset, uint64(max(maxBytes, 0)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Batch, 0, len(ents))
+	for _, e := range ents {
+		b := Batch{Offset: e.Index, Epoch: e.Term}
+		if e.Data != nil {
+			if b.Records, err = decodeBatch(e.Data); err != nil {
+				return nil, fmt.Errorf("offset %d: %w", e.Index, err)
+			}
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}

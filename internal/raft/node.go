@@ -74,6 +74,7 @@ type Node struct {
 	recvc    chan *pb.Message
 	compactc chan *compactReq
 	statusc  chan chan Status
+	readc    chan *readReq
 	stopc    chan struct{} // closed by stop
 	donec    chan struct{} // closed when every goroutine has exited
 	stopOnce sync.Once
@@ -93,7 +94,13 @@ type Node struct {
 	// applied is the index of the last entry (or snapshot) handed to the
 	// StateMachine; written by the apply goroutine.
 	applied atomic.Uint64
-	queue   applyQueue
+	// appliedWake's channel is closed and replaced whenever applied
+	// moves (WaitApplied, read.go).
+	appliedWake struct {
+		sync.Mutex
+		c chan struct{}
+	}
+	queue applyQueue
 
 	mu struct {
 		sync.Mutex
@@ -197,6 +204,7 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 		recvc:       make(chan *pb.Message, 1024),
 		compactc:    make(chan *compactReq),
 		statusc:     make(chan chan Status),
+		readc:       make(chan *readReq),
 		stopc:       make(chan struct{}),
 		donec:       make(chan struct{}),
 		unindexed:   map[uint64]*proposal{},
@@ -206,7 +214,8 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 	n.queue.notify = make(chan struct{}, 1)
 	n.mu.leader = -1
 	n.mu.waiters = map[uint64]*proposal{}
-	n.applied.Store(snap.GetMetadata().GetIndex())
+	n.appliedWake.c = make(chan struct{})
+	n.setApplied(snap.GetMetadata().GetIndex())
 
 	rn, err := newRawNode(&etcdraft.Config{
 		ID:                        n.id,

@@ -54,6 +54,8 @@ func (n *Node) run() {
 			r.done <- n.compact(r)
 		case c := <-n.statusc:
 			c <- n.status()
+		case r := <-n.readc:
+			r.done <- n.readCommitted(r)
 		case <-n.stopc:
 			return
 		}

@@ -44,6 +44,12 @@ type ValidateOptions struct {
 	// every record then needs a non-null key.
 	Compacted bool
 
+	// Topic and Partition name the partition in Kafka's error message for
+	// a keyless record in a compacted topic ("... in topic partition
+	// orders-0."); an empty Topic leaves the partition out.
+	Topic     string
+	Partition int32
+
 	// AllowControl marks an append that originates in the broker (a
 	// coordinator writing transaction markers or its own records) rather
 	// than a client. Control batches are then accepted, and the checks
@@ -236,7 +242,7 @@ func Validate(batch []byte, opts ValidateOptions) (Info, error) {
 		// One error per record, key first (LogValidator.validateRecord).
 		switch {
 		case opts.Compacted && r.Key == nil:
-			recErrs = append(recErrs, RecordError{i, "Compacted topic cannot accept message without key"})
+			recErrs = append(recErrs, RecordError{i, noKeyMessage(opts)})
 		case !opts.LogAppendTime && ts != NoTimestamp:
 			if ts < lo || ts > hi {
 				timestamp = true
@@ -338,6 +344,16 @@ func validateHeader(batch []byte, opts ValidateOptions) (Header, error) {
 		return Header{}, fmt.Errorf("%w: transactional record batch without a producer id", ErrInvalid)
 	}
 	return h, nil
+}
+
+// noKeyMessage is Kafka's record error for a keyless record in a compacted
+// topic (LogValidator.validateKey).
+func noKeyMessage(opts ValidateOptions) string {
+	const msg = "Compacted topic cannot accept message without key"
+	if opts.Topic == "" {
+		return msg
+	}
+	return msg + " in topic partition " + opts.Topic + "-" + strconv.Itoa(int(opts.Partition)) + "."
 }
 
 func nowMillis(t time.Time) int64 {

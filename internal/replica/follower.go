@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
+	"slices"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -15,10 +19,11 @@ import (
 	"github.com/gregor-streaming/gregor/internal/record"
 )
 
-// This file is the follower side: a fetcher per leader broker (Kafka's
-// ReplicaFetcherThread / AbstractFetcherThread, under a
-// ReplicaFetcherManager) and the Partition methods it appends and
-// truncates through.
+// This file is the follower side: num.replica.fetchers fetchers per
+// leader broker (Kafka's ReplicaFetcherThread / AbstractFetcherThread,
+// under a ReplicaFetcherManager), each with an incremental fetch session
+// (KIP-227) with its leader, and the Partition methods they append and
+// truncate through.
 //
 // A partition in a fetcher is in one of three modes:
 //
@@ -75,8 +80,12 @@ type FetcherConfig struct {
 	// FetchVersion is the Fetch version sent (default 17). From v12 the
 	// leader reports a diverging log in the fetch response (KIP-320) and
 	// the fetcher truncates as it goes; below, it first truncates with
-	// OffsetForLeaderEpoch (KIP-101, KIP-279).
+	// OffsetForLeaderEpoch (KIP-101, KIP-279). From v7 fetches use an
+	// incremental fetch session (KIP-227).
 	FetchVersion int16
+	// NumFetchers is num.replica.fetchers, the fetchers per leader
+	// broker (default 1); Config.Dynamic changes it at runtime.
+	NumFetchers int
 }
 
 func (c *FetcherConfig) setDefaults() {
@@ -98,6 +107,19 @@ func (c *FetcherConfig) setDefaults() {
 	if c.FetchVersion <= 0 {
 		c.FetchVersion = 17
 	}
+	if c.NumFetchers <= 0 {
+		c.NumFetchers = 1
+	}
+}
+
+type fetcherIDKey struct{}
+
+// FetcherIDFromContext returns the id, among the fetchers of one leader,
+// of the fetcher dialing with ctx (Kafka names its fetcher threads and
+// client ids broker-<self>-fetcher-<id>).
+func FetcherIDFromContext(ctx context.Context) (int, bool) {
+	id, ok := ctx.Value(fetcherIDKey{}).(int)
+	return id, ok
 }
 
 // Versions of the other requests a fetcher sends.
@@ -261,23 +283,44 @@ type fetchState struct {
 	lastFetchedEpoch int32 // -1: none
 	mode             fetchMode
 	delayUntilMs     int64 // backing off until then
+	// lag is the leader's high watermark minus the fetch offset after
+	// the last fetch that brought records; -1 until one has.
+	lag int64
 }
 
-// fetcherManager is Kafka's ReplicaFetcherManager: one fetcher per leader
-// broker, each with its own goroutine, started on first use.
+// inSync is Kafka's isReplicaInSync: the last records fetched reached
+// the leader's high watermark. A follower quota never holds such a
+// partition back.
+func (st *fetchState) inSync() bool { return st.lag == 0 }
+
+// fetcherManager is Kafka's ReplicaFetcherManager: num.replica.fetchers
+// fetchers per leader broker, each with its own goroutine, started on
+// first use and stopped once it has no partitions. A partition goes to
+// fetcher fetcherID(topic, partition) of its leader.
 type fetcherManager struct {
 	cfg         FetcherConfig
 	self        int32
 	brokerEpoch func() int64
 	now         func() time.Time
 	logger      *slog.Logger
-	wg          sync.WaitGroup
+	// quota is the follower replication quota (KIP-73); nil: none.
+	quota *ReplicationQuota
+	wg    sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
-		fetchers map[int32]*fetcher
-		closed   bool
+		fetchers map[fetcherKey]*fetcher
+		// numFetchers is num.replica.fetchers as last applied.
+		numFetchers int
+		closed      bool
 	}
+}
+
+// fetcherKey names a fetcher: its leader broker and its id among that
+// broker's fetchers (Kafka's BrokerIdAndFetcherId).
+type fetcherKey struct {
+	source int32
+	id     int
 }
 
 func newFetcherManager(cfg FetcherConfig, self int32, brokerEpoch func() int64, now func() time.Time, logger *slog.Logger) *fetcherManager {
@@ -286,35 +329,116 @@ func newFetcherManager(cfg FetcherConfig, self int32, brokerEpoch func() int64, 
 		brokerEpoch = func() int64 { return -1 }
 	}
 	fm := &fetcherManager{cfg: cfg, self: self, brokerEpoch: brokerEpoch, now: now, logger: logger}
-	fm.mu.fetchers = map[int32]*fetcher{}
+	fm.mu.fetchers = map[fetcherKey]*fetcher{}
+	fm.mu.numFetchers = cfg.NumFetchers
 	return fm
 }
 
-// add makes the fetcher for leader fetch p at leaderEpoch, removing p
-// from any other fetcher. start=false leaves a new fetcher's goroutine
-// unstarted (tests drive doWork themselves).
+// fetcherID is Kafka's AbstractFetcherManager.getFetcherId:
+// Utils.abs(31 * topic.hashCode() + partition) % numFetchers, in Java's
+// int arithmetic (Utils.abs maps Integer.MIN_VALUE to 0).
+func fetcherID(topic string, partition int32, numFetchers int) int {
+	h := 31*javaStringHash(topic) + partition
+	switch {
+	case h == math.MinInt32:
+		h = 0
+	case h < 0:
+		h = -h
+	}
+	return int(h) % numFetchers
+}
+
+// javaStringHash is Java's String.hashCode over the UTF-16 code units of
+// s, wrapping as Java's int does.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
+}
+
+// add makes the fetcher for leader that p hashes to fetch p at
+// leaderEpoch, removing p from any other fetcher. start=false leaves a
+// new fetcher's goroutine unstarted (tests drive doWork themselves).
 func (fm *fetcherManager) add(leader int32, p *Partition, leaderEpoch int32, start bool) *fetcher {
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
 	if fm.mu.closed {
 		return nil
 	}
-	for id, f := range fm.mu.fetchers {
-		if id != leader {
+	key := fetcherKey{source: leader, id: fetcherID(p.Topic, p.Index, fm.mu.numFetchers)}
+	for k, f := range fm.mu.fetchers {
+		if k != key {
 			f.removePartition(p)
 		}
 	}
-	f := fm.mu.fetchers[leader]
+	f := fm.fetcherLocked(key, start)
+	f.addPartition(p, leaderEpoch)
+	return f
+}
+
+// fetcherLocked returns the fetcher for key, creating it (and starting
+// its goroutine if start) when there is none. fm.mu must be held.
+func (fm *fetcherManager) fetcherLocked(key fetcherKey, start bool) *fetcher {
+	f := fm.mu.fetchers[key]
 	if f == nil {
-		f = newFetcher(fm, leader)
-		fm.mu.fetchers[leader] = f
+		f = newFetcher(fm, key)
+		fm.mu.fetchers[key] = f
 		if start {
+			f.started = true
 			fm.wg.Add(1)
 			go f.run()
 		}
 	}
-	f.addPartition(p, leaderEpoch)
 	return f
+}
+
+// resize applies a new num.replica.fetchers (Kafka's resizeThreadPool):
+// every partition moves, with its fetch state, to the fetcher it now
+// hashes to, and fetchers left without partitions stop.
+func (fm *fetcherManager) resize(numFetchers int, start bool) {
+	numFetchers = max(numFetchers, 1)
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	if fm.mu.closed || numFetchers == fm.mu.numFetchers {
+		return
+	}
+	fm.logger.Info("resizing replica fetchers", "from", fm.mu.numFetchers, "to", numFetchers)
+	fm.mu.numFetchers = numFetchers
+	type moving struct {
+		source int32
+		p      *Partition
+		st     fetchState
+	}
+	var all []moving
+	for _, f := range fm.mu.fetchers {
+		for p, st := range f.takePartitions() {
+			all = append(all, moving{f.key.source, p, st})
+		}
+	}
+	for _, mv := range all {
+		key := fetcherKey{source: mv.source, id: fetcherID(mv.p.Topic, mv.p.Index, numFetchers)}
+		fm.fetcherLocked(key, start).adoptPartition(mv.p, mv.st)
+	}
+	fm.shutdownIdleLocked()
+}
+
+// shutdownIdle stops the fetchers that have no partitions (Kafka's
+// shutdownIdleFetcherThreads).
+func (fm *fetcherManager) shutdownIdle() {
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	fm.shutdownIdleLocked()
+}
+
+func (fm *fetcherManager) shutdownIdleLocked() {
+	for k, f := range fm.mu.fetchers {
+		if f.idle() {
+			delete(fm.mu.fetchers, k)
+			f.stop()
+		}
+	}
 }
 
 // remove stops fetching p. Once it returns, no fetcher appends to p.
@@ -326,11 +450,30 @@ func (fm *fetcherManager) remove(p *Partition) {
 	}
 }
 
-// fetcher returns the fetcher for leader, if any.
+// fetcher returns the fetcher of leader with the lowest id, if any
+// (tests; with one fetcher per leader, the only one).
 func (fm *fetcherManager) fetcher(leader int32) *fetcher {
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
-	return fm.mu.fetchers[leader]
+	var out *fetcher
+	for k, f := range fm.mu.fetchers {
+		if k.source == leader && (out == nil || k.id < out.key.id) {
+			out = f
+		}
+	}
+	return out
+}
+
+// fetcherFor returns the fetcher that fetches p, if any (tests).
+func (fm *fetcherManager) fetcherFor(p *Partition) *fetcher {
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	for _, f := range fm.mu.fetchers {
+		if _, ok := f.state(p); ok {
+			return f
+		}
+	}
+	return nil
 }
 
 // close stops every fetcher and waits for their goroutines.
@@ -338,7 +481,7 @@ func (fm *fetcherManager) close() {
 	fm.mu.Lock()
 	fm.mu.closed = true
 	fs := fm.mu.fetchers
-	fm.mu.fetchers = map[int32]*fetcher{}
+	fm.mu.fetchers = map[fetcherKey]*fetcher{}
 	fm.mu.Unlock()
 	for _, f := range fs {
 		f.cancel()
@@ -349,16 +492,18 @@ func (fm *fetcherManager) close() {
 	}
 }
 
-// fetcher replicates the partitions led by one broker (Kafka's
-// ReplicaFetcherThread). Its goroutine loops over doWork; tests call
-// doWork directly.
+// fetcher replicates the partitions led by one broker that hash to its id
+// (Kafka's ReplicaFetcherThread). Its goroutine loops over doWork; tests
+// call doWork directly.
 type fetcher struct {
-	fm     *fetcherManager
-	source int32
-	logger *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	wakeC  chan struct{}
+	fm      *fetcherManager
+	key     fetcherKey
+	source  int32
+	logger  *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wakeC   chan struct{}
+	started bool // the goroutine runs; set before it starts
 
 	// connMu guards conn; it is held across a request, so doWork runs
 	// one round trip at a time.
@@ -371,14 +516,54 @@ type fetcher struct {
 		// while fetched data is appended, so removePartition waits for
 		// an append in progress.
 		parts map[*Partition]*fetchState
+		// session is the incremental fetch session with the leader.
+		session fetchSessionHandler
 	}
 }
 
-func newFetcher(fm *fetcherManager, source int32) *fetcher {
+func newFetcher(fm *fetcherManager, key fetcherKey) *fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &fetcher{fm: fm, source: source, logger: fm.logger.With("fetcher_source", source), ctx: ctx, cancel: cancel, wakeC: make(chan struct{}, 1)}
+	f := &fetcher{fm: fm, key: key, source: key.source, ctx: ctx, cancel: cancel, wakeC: make(chan struct{}, 1),
+		logger: fm.logger.With("fetcher_source", key.source, "fetcher_id", key.id)}
 	f.mu.parts = map[*Partition]*fetchState{}
+	f.mu.session.disabled = fm.cfg.FetchVersion < 7
 	return f
+}
+
+// idle reports whether f has no partitions.
+func (f *fetcher) idle() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.mu.parts) == 0
+}
+
+// stop ends f's goroutine, which closes its connection; a fetcher without
+// one closes it here.
+func (f *fetcher) stop() {
+	f.cancel()
+	if !f.started {
+		f.closeConn()
+	}
+}
+
+// takePartitions removes every partition and returns their states.
+func (f *fetcher) takePartitions() map[*Partition]fetchState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[*Partition]fetchState, len(f.mu.parts))
+	for p, st := range f.mu.parts {
+		out[p] = *st
+	}
+	f.mu.parts = map[*Partition]*fetchState{}
+	return out
+}
+
+// adoptPartition fetches p on from st, a state another fetcher had.
+func (f *fetcher) adoptPartition(p *Partition, st fetchState) {
+	f.mu.Lock()
+	f.mu.parts[p] = &st
+	f.mu.Unlock()
+	f.wake()
 }
 
 func (f *fetcher) nowMs() int64 { return f.fm.now().UnixMilli() }
@@ -393,7 +578,7 @@ func (f *fetcher) addPartition(p *Partition, leaderEpoch int32) {
 		f.mu.Unlock()
 		return
 	}
-	st := &fetchState{leaderEpoch: leaderEpoch, lastFetchedEpoch: -1}
+	st := &fetchState{leaderEpoch: leaderEpoch, lastFetchedEpoch: -1, lag: -1}
 	if latest := p.latestEpoch(); latest >= 0 && f.fm.cfg.truncateOnFetch() {
 		st.fetchOffset, st.lastFetchedEpoch, st.mode = p.log.LogEndOffset(), latest, modeFetching
 	} else {
@@ -428,9 +613,10 @@ func (f *fetcher) state(p *Partition) (fetchState, bool) {
 	return *st, true
 }
 
-// run is the fetcher's goroutine.
+// run is the fetcher's goroutine; it closes the connection when it ends.
 func (f *fetcher) run() {
 	defer f.fm.wg.Done()
+	defer f.closeConn()
 	for f.ctx.Err() == nil {
 		wait, err := f.doWork(f.ctx)
 		if err != nil && f.ctx.Err() == nil {
@@ -464,7 +650,7 @@ func (f *fetcher) request(ctx context.Context, req kmsg.Request) (kmsg.Response,
 	f.connMu.Lock()
 	defer f.connMu.Unlock()
 	if f.conn == nil {
-		c, err := f.fm.cfg.Dial(ctx, f.source)
+		c, err := f.fm.cfg.Dial(context.WithValue(ctx, fetcherIDKey{}, f.key.id), f.source)
 		if err != nil {
 			return nil, fmt.Errorf("replica: dial broker %d: %w", f.source, err)
 		}
@@ -805,11 +991,19 @@ type fetchKey struct {
 }
 
 // fetch sends one Fetch for the partitions ready to fetch and processes
-// the answer.
+// the answer. Within a fetch session only the partitions whose fetch
+// position changed are listed, and the leader answers only partitions
+// with news (KIP-227). Throttled partitions that are not caught up are
+// left out while the follower quota is exceeded (KIP-73).
 func (f *fetcher) fetch(ctx context.Context) (time.Duration, error) {
 	cfg := &f.fm.cfg
 	f.mu.Lock()
 	ready, next := f.readyLocked(modeFetching, f.nowMs())
+	for p := range ready {
+		if shouldFollowerThrottle(f.fm.quota, p, f.mu.parts[p]) {
+			delete(ready, p)
+		}
+	}
 	if len(ready) == 0 {
 		idle := len(f.mu.parts) == 0
 		f.mu.Unlock()
@@ -832,9 +1026,9 @@ func (f *fetcher) fetch(ctx context.Context) (time.Duration, error) {
 	}
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = cfg.MaxWaitMs, cfg.MinBytes, cfg.ResponseMaxBytes
 	req.IsolationLevel = ReadUncommitted
-	req.SessionID, req.SessionEpoch = 0, -1 // no fetch session: every partition, every time
 	useIDs := req.Version >= 13
 	sent := map[fetchKey]*Partition{}
+	want := map[fetchKey]sessionPartitionData{}
 	for p, st := range ready {
 		k := fetchKey{partition: p.Index}
 		if useIDs {
@@ -842,41 +1036,61 @@ func (f *fetcher) fetch(ctx context.Context) (time.Duration, error) {
 		} else {
 			k.topic = p.Topic
 		}
-		var t *kmsg.FetchRequestTopic
-		for i := range req.Topics {
-			if req.Topics[i].Topic == k.topic && req.Topics[i].TopicID == k.topicID {
-				t = &req.Topics[i]
+		d := sessionPartitionData{
+			fetchOffset: st.fetchOffset, logStartOffset: p.log.LogStartOffset(), maxBytes: cfg.MaxBytes,
+			currentLeaderEpoch: st.leaderEpoch, lastFetchedEpoch: -1,
+		}
+		if cfg.truncateOnFetch() {
+			d.lastFetchedEpoch = st.lastFetchedEpoch
+		}
+		want[k] = d
+		sent[k] = p
+	}
+	var send, forget []fetchKey
+	req.SessionID, req.SessionEpoch, send, forget = f.mu.session.build(want)
+	for _, k := range send {
+		t := fetchRequestTopic(req, k)
+		d := want[k]
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = k.partition
+		rp.CurrentLeaderEpoch, rp.FetchOffset, rp.LastFetchedEpoch = d.currentLeaderEpoch, d.fetchOffset, d.lastFetchedEpoch
+		rp.LogStartOffset, rp.PartitionMaxBytes = d.logStartOffset, d.maxBytes
+		t.Partitions = append(t.Partitions, rp)
+	}
+	for _, k := range forget {
+		var ft *kmsg.FetchRequestForgottenTopic
+		for i := range req.ForgottenTopics {
+			if req.ForgottenTopics[i].Topic == k.topic && req.ForgottenTopics[i].TopicID == k.topicID {
+				ft = &req.ForgottenTopics[i]
 			}
 		}
-		if t == nil {
-			nt := kmsg.NewFetchRequestTopic()
+		if ft == nil {
+			nt := kmsg.NewFetchRequestForgottenTopic()
 			nt.Topic, nt.TopicID = k.topic, k.topicID
-			req.Topics = append(req.Topics, nt)
-			t = &req.Topics[len(req.Topics)-1]
+			req.ForgottenTopics = append(req.ForgottenTopics, nt)
+			ft = &req.ForgottenTopics[len(req.ForgottenTopics)-1]
 		}
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = p.Index
-		rp.CurrentLeaderEpoch = st.leaderEpoch
-		rp.FetchOffset = st.fetchOffset
-		rp.LastFetchedEpoch = -1
-		if cfg.truncateOnFetch() {
-			rp.LastFetchedEpoch = st.lastFetchedEpoch
-		}
-		rp.LogStartOffset = p.log.LogStartOffset()
-		rp.PartitionMaxBytes = cfg.MaxBytes
-		t.Partitions = append(t.Partitions, rp)
-		sent[k] = p
+		ft.Partitions = append(ft.Partitions, k.partition)
 	}
 	f.mu.Unlock()
 
 	kresp, err := f.request(ctx, req)
 	if err != nil {
+		f.mu.Lock()
+		f.mu.session.handleError()
+		f.mu.Unlock()
 		f.delayAll(ready)
 		return f.backoff(), err
 	}
 	resp := kresp.(*kmsg.FetchResponse)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.mu.session.handleResponse(resp.ErrorCode, resp.SessionID) && isSessionError(resp.ErrorCode) {
+		// The leader lost or rejects our session: the next fetch, at
+		// once, opens a new one with every partition (Kafka's
+		// FetchSessionHandler.handleResponse).
+		return 0, fmt.Errorf("replica: fetch session %d with broker %d: %w", req.SessionID, f.source, kerr.ErrorForCode(resp.ErrorCode))
+	}
 	if resp.ErrorCode != 0 {
 		for p, s := range ready {
 			if st := f.currentLocked(p, s); st != nil {
@@ -907,6 +1121,19 @@ func (f *fetcher) fetch(ctx context.Context) (time.Duration, error) {
 	return 0, nil
 }
 
+// fetchRequestTopic returns req's topic for k, adding it if missing.
+func fetchRequestTopic(req *kmsg.FetchRequest, k fetchKey) *kmsg.FetchRequestTopic {
+	for i := range req.Topics {
+		if req.Topics[i].Topic == k.topic && req.Topics[i].TopicID == k.topicID {
+			return &req.Topics[i]
+		}
+	}
+	nt := kmsg.NewFetchRequestTopic()
+	nt.Topic, nt.TopicID = k.topic, k.topicID
+	req.Topics = append(req.Topics, nt)
+	return &req.Topics[len(req.Topics)-1]
+}
+
 // processPartitionLocked applies one partition of a Fetch response.
 func (f *fetcher) processPartitionLocked(p *Partition, st *fetchState, rp *kmsg.FetchResponseTopicPartition) {
 	if rp.ErrorCode != 0 {
@@ -924,8 +1151,121 @@ func (f *fetcher) processPartitionLocked(p *Partition, st *fetchState, rp *kmsg.
 		f.localErrorLocked(p, st, err)
 		return
 	}
+	if leo > st.fetchOffset {
+		// Kafka's lag, kept from the last fetch that brought records.
+		st.lag = max(0, rp.HighWatermark-leo)
+		if q := f.fm.quota; q != nil && q.IsThrottled(p.Topic, p.Index) {
+			q.Record(len(rp.RecordBatches))
+		}
+	}
 	st.fetchOffset = leo
 	if e := p.latestEpoch(); e >= 0 {
 		st.lastFetchedEpoch = e
 	}
+}
+
+// ---- fetch sessions (KIP-227), the fetcher's side ----
+
+// sessionPartitionData is what a Fetch says about one partition; the
+// leader's session keeps the last one sent.
+type sessionPartitionData struct {
+	fetchOffset        int64
+	logStartOffset     int64
+	maxBytes           int32
+	currentLeaderEpoch int32
+	lastFetchedEpoch   int32
+}
+
+// fetchSessionHandler is Kafka's FetchSessionHandler: it tracks the
+// session a fetcher has with its leader and turns the partitions to fetch
+// into a full or an incremental request.
+//
+//	id  epoch   next request
+//	0   0       full, asks for a session (also after the leader had none free)
+//	X   0       full, closes X and asks for a new one (after an error)
+//	X   N>0     incremental in X: changed partitions, forgotten ones
+//
+// A full answer with a session id starts the session at epoch 1; each
+// incremental answer moves to the next epoch. FETCH_SESSION_ID_NOT_FOUND
+// starts over without an id; any other top-level error, or no answer,
+// closes the session and starts over with it. The zero value is a
+// handler with no session yet; disabled (Fetch below v7) sends every
+// request full and sessionless.
+type fetchSessionHandler struct {
+	disabled bool
+	id       int32
+	epoch    int32
+	// parts is the leader's view of the session: the data last sent for
+	// each partition in it.
+	parts map[fetchKey]sessionPartitionData
+}
+
+// build returns the session id and epoch of the next request, the
+// partitions it must list and those it forgets, given want, every
+// partition to fetch now. The handler assumes the leader will apply the
+// request; handleResponse or handleError corrects it otherwise.
+func (h *fetchSessionHandler) build(want map[fetchKey]sessionPartitionData) (id, epoch int32, send, forget []fetchKey) {
+	if h.disabled {
+		return 0, -1, slices.Collect(maps.Keys(want)), nil
+	}
+	if h.epoch == 0 {
+		send = slices.Collect(maps.Keys(want))
+	} else {
+		for k, d := range want {
+			if old, ok := h.parts[k]; !ok || old != d {
+				send = append(send, k)
+			}
+		}
+		for k := range h.parts {
+			if _, ok := want[k]; !ok {
+				forget = append(forget, k)
+			}
+		}
+	}
+	h.parts = maps.Clone(want)
+	return h.id, h.epoch, send, forget
+}
+
+// handleResponse applies the answer's top-level error code and session
+// id, and reports whether the request succeeded.
+func (h *fetchSessionHandler) handleResponse(errorCode int16, sessionID int32) bool {
+	if h.disabled {
+		return errorCode == 0
+	}
+	switch {
+	case errorCode == kerr.FetchSessionIDNotFound.Code:
+		h.id, h.epoch = 0, 0
+		return false
+	case errorCode != 0:
+		h.epoch = 0
+		return false
+	case h.epoch == 0 && sessionID == 0:
+		h.id = 0 // the leader had no session to give: full again
+	case h.epoch == 0:
+		h.id, h.epoch = sessionID, 1
+	default:
+		h.epoch = nextSessionEpoch(h.epoch)
+	}
+	return true
+}
+
+// handleError is handleResponse for a request that got no answer.
+func (h *fetchSessionHandler) handleError() { h.epoch = 0 }
+
+// nextSessionEpoch follows epoch, wrapping to 1 after the largest.
+func nextSessionEpoch(epoch int32) int32 {
+	if epoch == math.MaxInt32 {
+		return 1
+	}
+	return epoch + 1
+}
+
+// isSessionError reports whether a Fetch's top-level error is about the
+// fetch session rather than the leader.
+func isSessionError(code int16) bool {
+	switch code {
+	case kerr.FetchSessionIDNotFound.Code, kerr.InvalidFetchSessionEpoch.Code, kerr.FetchSessionTopicIDError.Code:
+		return true
+	}
+	return false
 }

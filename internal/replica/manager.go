@@ -28,6 +28,26 @@ type TopicConfig struct {
 	// CompressionType is compression.type: "producer" keeps the batch's
 	// codec, a codec name recompresses to it.
 	CompressionType string
+	// LeaderThrottledReplicas and FollowerThrottledReplicas are
+	// leader.replication.throttled.replicas and
+	// follower.replication.throttled.replicas: "partition:broker" pairs,
+	// or "*" (KIP-73). The pairs naming this node select the partitions
+	// its leader and follower quotas throttle.
+	LeaderThrottledReplicas   []string
+	FollowerThrottledReplicas []string
+}
+
+// DynamicConfig is the part of the broker config that the replica layer
+// follows while running (KIP-226 dynamic broker configs).
+type DynamicConfig struct {
+	// LeaderReplicationThrottledRate and FollowerReplicationThrottledRate
+	// are leader.replication.throttled.rate and
+	// follower.replication.throttled.rate in bytes/s (Unthrottled: none).
+	LeaderReplicationThrottledRate   int64
+	FollowerReplicationThrottledRate int64
+	// NumReplicaFetchers is num.replica.fetchers: fetchers per leader
+	// broker (at least 1).
+	NumReplicaFetchers int
 }
 
 // Config configures a Manager. The fields after Now are for replication;
@@ -65,6 +85,12 @@ type Config struct {
 	AlterPartition func(*AlterPartitionRequest)
 	// Fetch configures the follower fetchers; a nil Fetch.Dial runs none.
 	Fetch FetcherConfig
+	// ReplicationQuota is the sampling of both replication quotas.
+	ReplicationQuota QuotaConfig
+	// Dynamic returns the dynamic broker settings in effect as of an
+	// image; ApplyImage applies them (rates, number of fetchers). nil:
+	// unthrottled, Fetch.NumFetchers fetchers.
+	Dynamic func(im *metadata.Image) DynamicConfig
 }
 
 // TopicPartition names a partition.
@@ -78,6 +104,8 @@ type Manager struct {
 	env       *partitionEnv
 	purgatory *Purgatory
 	fetchers  *fetcherManager // nil without Config.Fetch.Dial
+	// leaderQuota and followerQuota are the replication quotas (KIP-73).
+	leaderQuota, followerQuota *ReplicationQuota
 	// manualFetch leaves fetchers without goroutines (tests drive them).
 	manualFetch bool
 	// image is the last image applied, for broker lookups.
@@ -121,6 +149,8 @@ func New(cfg Config, logs *storage.Manager) *Manager {
 		cfg.ReplicaLagTimeMaxMs = defaultReplicaLagTimeMaxMs
 	}
 	m := &Manager{cfg: cfg, logs: logs, purgatory: newPurgatory(cfg.AfterFunc)}
+	m.leaderQuota = NewReplicationQuota(cfg.ReplicationQuota, cfg.Now)
+	m.followerQuota = NewReplicationQuota(cfg.ReplicationQuota, cfg.Now)
 	if cfg.Brokers == nil {
 		cfg.Brokers = m.imageBroker
 	}
@@ -145,6 +175,7 @@ func New(cfg Config, logs *storage.Manager) *Manager {
 	}
 	if cfg.Fetch.Dial != nil {
 		m.fetchers = newFetcherManager(cfg.Fetch, cfg.NodeID, cfg.BrokerEpoch, cfg.Now, cfg.Logger)
+		m.fetchers.quota = m.followerQuota
 	}
 	m.mu.partitions = map[TopicPartition]*Partition{}
 	return m
@@ -252,12 +283,21 @@ func (m *Manager) Partition(topic string, partition int32) (*Partition, error) {
 // ApplyImage makes the hosted partitions match im: it opens logs for new
 // partitions this node replicates, makes this node leader or follower of
 // each at the image's leader epoch (starting and stopping fetchers), sets
-// configs, and deletes the logs of partitions no longer in the image (or
-// whose topic was recreated under a new id).
+// configs and the replication quotas, and deletes the logs of partitions
+// no longer in the image (or whose topic was recreated under a new id).
 func (m *Manager) ApplyImage(im *metadata.Image) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.image.Store(im)
+	var dynamic *DynamicConfig
+	if m.cfg.Dynamic != nil {
+		d := m.cfg.Dynamic(im)
+		dynamic = &d
+	}
+	if m.fetchers != nil && dynamic != nil {
+		m.fetchers.resize(dynamic.NumReplicaFetchers, !m.manualFetch)
+	}
+	topicConfigs := map[string]TopicConfig{}
 	var errs []error
 	want := map[TopicPartition]bool{}
 	type change struct {
@@ -269,6 +309,7 @@ func (m *Manager) ApplyImage(im *metadata.Image) error {
 	for _, name := range im.TopicNames() {
 		t, _ := im.Topic(name)
 		tc := m.cfg.TopicConfig(im, name)
+		topicConfigs[name] = tc
 		for i, reg := range t.Partitions {
 			if !contains(reg.Replicas, m.cfg.NodeID) {
 				continue
@@ -306,10 +347,16 @@ func (m *Manager) ApplyImage(im *metadata.Image) error {
 			}
 		}
 	}
+	m.applyQuotasLocked(topicConfigs, dynamic)
 	for _, c := range changes {
 		if c.p.update(c.reg, c.tc) && m.fetchers != nil && !m.mu.closed {
 			m.fetchers.add(c.reg.Leader, c.p, c.reg.LeaderEpoch, !m.manualFetch)
 		}
+	}
+	if m.fetchers != nil {
+		// Fetchers left without partitions stop (Kafka's
+		// shutdownIdleFetcherThreads after a metadata delta).
+		m.fetchers.shutdownIdle()
 	}
 	// Logs on disk that no image topic claims (a topic deleted while the
 	// node was down, or a recreated one) are removed too.

@@ -135,14 +135,21 @@ type AppendResult struct {
 	LastOffset     int64 // offset of the last record appended
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
+	// Duplicate says the batch repeated one the producer had already
+	// appended (storage.AppendInfo.Duplicate): nothing was written, the
+	// offsets are the original's and LogAppendTime is its max timestamp,
+	// as Kafka answers. An acks=all caller waits for the original.
+	Duplicate bool
 }
 
 // Append validates one produced batch (Kafka 4 produce requests carry
 // exactly one RecordBatch v2 per partition) and appends it as leader.
 // With acks=-1 it checks min.insync.replicas first (NOT_ENOUGH_REPLICAS);
 // the caller then waits for replication with Purgatory.Add and
-// RequiredOffset LastOffset+1. The returned error is an *apierror.Error
-// carrying Kafka's code.
+// RequiredOffset LastOffset+1 (for a duplicate, the original's: it waits
+// like the original would). The returned error is an *apierror.Error
+// carrying Kafka's code; an idempotent producer's sequence or epoch
+// problem is OUT_OF_ORDER_SEQUENCE_NUMBER or INVALID_PRODUCER_EPOCH.
 func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 	st, err := p.leaderState(-1)
 	if err != nil {
@@ -167,6 +174,8 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 		TimestampBeforeMaxMs: tc.TimestampBeforeMaxMs,
 		TimestampAfterMaxMs:  tc.TimestampAfterMaxMs,
 		Compacted:            tc.Compacted,
+		Topic:                p.Topic,
+		Partition:            p.Index,
 	})
 	if err != nil {
 		return AppendResult{}, validationError(err)
@@ -193,6 +202,11 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 		return AppendResult{}, apierror.New(kerr.NotLeaderForPartition, "")
 	}
 	ai, err := p.log.Append(batch, st.leaderEpoch, appendTime)
+	if err == nil && ai.Duplicate {
+		// Nothing new: no high watermark to move, no fetch to wake.
+		p.appendMu.Unlock()
+		return AppendResult{BaseOffset: ai.FirstOffset, LastOffset: ai.LastOffset, LogAppendTime: ai.LogAppendTime, LogStartOffset: ai.LogStartOffset, Duplicate: true}, nil
+	}
 	advanced := false
 	if err == nil {
 		p.mu.Lock()
@@ -201,13 +215,40 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 	}
 	p.appendMu.Unlock()
 	if err != nil {
-		return AppendResult{}, apierror.New(kerr.KafkaStorageError, "%v", err)
+		return AppendResult{}, appendError(err)
 	}
 	if advanced && p.env.purgatory != nil {
 		p.env.purgatory.checkPartition(p)
 	}
 	p.wake()
 	return AppendResult{BaseOffset: ai.FirstOffset, LastOffset: ai.LastOffset, LogAppendTime: appendTime, LogStartOffset: ai.LogStartOffset}, nil
+}
+
+// appendError maps a failed log append to Kafka's code: the producer
+// state checks (storage/producerstate.go) to theirs, anything else to
+// KAFKA_STORAGE_ERROR.
+func appendError(err error) error {
+	switch {
+	case errors.Is(err, storage.ErrOutOfOrderSequence):
+		return apierror.Wrap(kerr.OutOfOrderSequenceNumber, err)
+	case errors.Is(err, storage.ErrInvalidProducerEpoch):
+		return apierror.Wrap(kerr.InvalidProducerEpoch, err)
+	case errors.Is(err, storage.ErrInvalidTxnState):
+		return apierror.Wrap(kerr.InvalidTxnState, err)
+	case errors.Is(err, storage.ErrTransactionCoordinatorFenced):
+		return apierror.Wrap(kerr.TransactionCoordinatorFenced, err)
+	}
+	return apierror.New(kerr.KafkaStorageError, "%v", err)
+}
+
+// ActiveProducers returns the producer state of the partition's log
+// (DescribeProducers), or NOT_LEADER_OR_FOLLOWER unless this node leads
+// it, as Kafka's Partition.activeProducerState.
+func (p *Partition) ActiveProducers() ([]storage.ProducerState, error) {
+	if _, err := p.leaderState(-1); err != nil {
+		return nil, err
+	}
+	return p.log.ActiveProducers(), nil
 }
 
 // validationError maps a record validation failure to Kafka's code.

@@ -18,6 +18,13 @@ package server
 // batch (the high watermark passes it) or timeout_ms passes, holding this
 // connection's next request meanwhile, as Kafka's muted channel does.
 // NOT_LEADER_OR_FOLLOWER answers name the current leader (v10+, KIP-951).
+//
+// Batches of idempotent producers (a producer id from InitProducerId) are
+// checked against the partition's producer state: a retried batch that
+// was already appended is answered NONE with the original's base offset
+// (and, as Kafka does, its max timestamp as log_append_time), and with
+// acks=all it waits for the original to be replicated; a sequence gap is
+// OUT_OF_ORDER_SEQUENCE_NUMBER, a fenced epoch INVALID_PRODUCER_EPOCH.
 
 import (
 	"encoding/binary"

@@ -29,6 +29,12 @@ package server
 //
 // NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers to consumers name
 // the current leader and its endpoint (v16+, KIP-951).
+//
+// Replication quotas (KIP-73): a follower's partition throttled by the
+// leader quota (leader.replication.throttled.replicas names it for this
+// broker) gets no records while the quota is exceeded, unless the
+// follower is in the ISR; its progress is still recorded. The records of
+// throttled partitions that are sent count against the quota.
 
 import (
 	"time"
@@ -207,6 +213,7 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 		reread = true
 		if total >= int(req.MinBytes) || answerNow || req.MaxWaitMillis <= 0 || !s.cfg.Now().Before(deadline) || len(watch) == 0 {
 			s.fillFetchResponse(im, resp, req, &params, parts, results, full)
+			s.recordLeaderThrottled(&params, parts, results)
 			return resp
 		}
 		if waiter == nil {
@@ -222,6 +229,7 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 		case <-c.ctx.Done():
 			t.Stop()
 			s.fillFetchResponse(im, resp, req, &params, parts, results, full)
+			s.recordLeaderThrottled(&params, parts, results)
 			return resp
 		}
 		t.Stop()
@@ -291,6 +299,11 @@ func (s *Server) readFetch(im *metadata.Image, parts []*fetchPartition, maxBytes
 				answerNow = true
 			}
 			data = fr.Data
+			if err == nil && len(data) > 0 && s.deps.Replicas.ShouldLeaderThrottle(fp.p, params.replicaID) {
+				// KIP-73: read (so the follower's progress counts), but
+				// send no records; they do not count toward min_bytes.
+				data = nil
+			}
 		case params.clientMetadata:
 			if pref := s.preferredReadReplica(im, fp.p, fp.fetchOffset, params.rack, params.listener); pref >= 0 {
 				// Skip the read; the consumer goes to pref.
@@ -327,6 +340,32 @@ func (s *Server) readFetch(im *metadata.Image, parts []*fetchPartition, maxBytes
 		remaining -= len(data)
 	}
 	return results, total, answerNow
+}
+
+// recordLeaderThrottled adds the records sent to a follower for
+// partitions the leader quota throttles to its measured rate (Kafka's
+// sizeOfThrottledPartitions; Kafka counts the partitions' whole encoded
+// size, Gregor their records).
+func (s *Server) recordLeaderThrottled(params *fetchParams, parts []*fetchPartition, results []fetchResult) {
+	if !params.fromFollower() {
+		return
+	}
+	var q *replica.ReplicationQuota
+	n := 0
+	for i, fp := range parts {
+		if len(results[i].data) == 0 || fp.p == nil {
+			continue
+		}
+		if q == nil {
+			q = s.deps.Replicas.LeaderQuota()
+		}
+		if q.IsThrottled(fp.p.Topic, fp.p.Index) {
+			n += len(results[i].data)
+		}
+	}
+	if q != nil {
+		q.Record(n)
+	}
 }
 
 func (s *Server) fillFetchResponse(im *metadata.Image, resp *kmsg.FetchResponse, req *kmsg.FetchRequest, params *fetchParams, parts []*fetchPartition, results []fetchResult, full bool) {

@@ -9,19 +9,20 @@ package server
 //	(KIP-932).
 //
 // The coordinator of a group is the leader of its __consumer_offsets
-// partition. As in Kafka, a missing __consumer_offsets is created on the
-// first lookup (offsets.topic.num.partitions, offsets.topic.replication.factor)
-// and the lookup answers COORDINATOR_NOT_AVAILABLE; clients retry. There
-// is no transaction coordinator yet: __transaction_state never exists, so
-// transaction lookups answer COORDINATOR_NOT_AVAILABLE, as Kafka does
-// while that topic is missing. Share groups are not enabled: key type 2
-// is INVALID_REQUEST, as on a Kafka without share groups.
+// partition, that of a transactional id the leader of its
+// __transaction_state partition. As in Kafka, a missing internal topic
+// is created on the first lookup (offsets.topic.* or
+// transaction.state.log.*) and the lookup answers
+// COORDINATOR_NOT_AVAILABLE; clients retry. Share groups are not
+// enabled: key type 2 is INVALID_REQUEST, as on a Kafka without share
+// groups.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/group"
+	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
 func init() {
@@ -67,24 +68,33 @@ func errorName(code int16) string {
 // Kafka's "no node" (-1, "", -1).
 func (s *Server) findCoordinator(c *conn, keyType int8, key string) (code int16, node int32, host string, port int32) {
 	none := func(code int16) (int16, int32, string, int32) { return code, -1, "", -1 }
+	var (
+		topic       string
+		partitionOf func(key string, n int32) int32
+		create      func() error
+	)
 	switch keyType {
 	case coordinatorGroup:
+		if s.deps.Groups == nil {
+			return none(kerr.CoordinatorNotAvailable.Code)
+		}
+		topic, partitionOf, create = group.TopicName, group.PartitionFor, s.deps.Groups.CreateTopic
 	case coordinatorTransaction:
-		return none(kerr.CoordinatorNotAvailable.Code)
+		if s.deps.Txn == nil {
+			return none(kerr.CoordinatorNotAvailable.Code)
+		}
+		topic, partitionOf, create = txn.TopicName, txn.PartitionFor, s.deps.Txn.CreateTopic
 	default:
 		return none(kerr.InvalidRequest.Code)
 	}
-	if s.deps.Groups == nil {
-		return none(kerr.CoordinatorNotAvailable.Code)
-	}
-	t, ok := s.image().Topic(group.TopicName)
+	t, ok := s.image().Topic(topic)
 	if !ok {
-		if err := s.deps.Groups.CreateTopic(); err != nil {
-			s.log.Warn("cannot create "+group.TopicName, "err", err)
+		if err := create(); err != nil {
+			s.log.Warn("cannot create "+topic, "err", err)
 		}
 		return none(kerr.CoordinatorNotAvailable.Code)
 	}
-	p := group.PartitionFor(key, int32(len(t.Partitions)))
+	p := partitionOf(key, int32(len(t.Partitions)))
 	leader := t.Partitions[p].Leader
 	if leader == s.cfg.NodeID {
 		host, port = s.advertised(c.listener.Name)

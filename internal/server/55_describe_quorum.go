@@ -2,9 +2,12 @@ package server
 
 // DescribeQuorum (key 55), versions 0-2 (KIP-595, KIP-836, KIP-853):
 // the metadata quorum's leader, epoch, high watermark and each voter's
-// replication state, as kafka-metadata-quorum.sh shows them. Only the
-// Raft leader knows its voters' progress; other members answer
-// NOT_LEADER_OR_FOLLOWER for the partition. Served on controller
+// replication state, as kafka-metadata-quorum.sh shows them, and the
+// observers: the broker-only nodes that fetch the metadata log from the
+// leader (01_fetch_controller.go), with their last fetch offsets as log
+// end offsets. Nodes (v2) lists the voters' endpoints only, as Kafka
+// does. Only the Raft leader knows its voters' progress; other members
+// answer NOT_LEADER_OR_FOLLOWER for the partition. Served on controller
 // listeners, and on broker listeners of a quorum node by forwarding to
 // the active controller (forward.go).
 //
@@ -70,14 +73,16 @@ func (s *Server) handleDescribeQuorum(c *conn, req *kmsg.DescribeQuorumRequest) 
 	}
 	if ok && qs.IsLeader && req.Version >= 2 {
 		for _, v := range append(append([]controller.ReplicaState{}, qs.Voters...), qs.Observers...) {
+			host, port, err := net.SplitHostPort(v.Addr)
+			if err != nil {
+				continue // an observer broker: the quorum knows no endpoint of it
+			}
 			n := kmsg.NewDescribeQuorumResponseNode()
 			n.NodeID = v.ID
-			if host, port, err := net.SplitHostPort(v.Addr); err == nil {
-				l := kmsg.NewDescribeQuorumResponseNodeListener()
-				p, _ := strconv.Atoi(port)
-				l.Name, l.Host, l.Port = s.controllerListenerName(c), host, uint16(p)
-				n.Listeners = append(n.Listeners, l)
-			}
+			l := kmsg.NewDescribeQuorumResponseNodeListener()
+			p, _ := strconv.Atoi(port)
+			l.Name, l.Host, l.Port = s.controllerListenerName(c), host, uint16(p)
+			n.Listeners = append(n.Listeners, l)
 			resp.Nodes = append(resp.Nodes, n)
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/replica"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
 // Listener is one configured listener.
@@ -134,6 +135,14 @@ type Deps struct {
 	// with it, broker listeners forward the admin requests (forward.go).
 	// nil on a single node, whose controller runs in-process.
 	Forwarder Forwarder
+	// ProducerIDs hands out producer ids for InitProducerId
+	// (22_init_producer_id.go); nil answers COORDINATOR_NOT_AVAILABLE.
+	ProducerIDs ProducerIDs
+	// Txn is the transaction coordinator (InitProducerId with a
+	// transactional id, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+	// DescribeTransactions, ListTransactions); nil answers
+	// COORDINATOR_NOT_AVAILABLE.
+	Txn *txn.Coordinator
 }
 
 // Server serves the Kafka protocol. Create with New, then Start; Close

@@ -16,6 +16,11 @@ type AppendInfo struct {
 	MaxTimestamp   int64 // largest batch max timestamp (the log append time for LogAppendTime)
 	LogAppendTime  int64 // the broker's timestamp if it stamped the batches, else -1
 	LogStartOffset int64 // the log start offset after the append
+	// Duplicate is set when Append wrote nothing because a batch repeats
+	// one the producer already appended (producerstate.go): FirstOffset
+	// and LastOffset are then the original batch's, and LogAppendTime is
+	// its max timestamp, as Kafka answers a duplicate.
+	Duplicate bool
 }
 
 // batchMeta is what an append needs to know of each batch.
@@ -26,6 +31,27 @@ type batchMeta struct {
 	maxTs      int64
 	epoch      int32
 	recordless bool
+
+	// The producer fields of the header (producerstate.go).
+	producerID    int64
+	producerEpoch int16
+	baseSeq       int32
+	attributes    int16
+}
+
+// metaOf describes the batch of size bytes whose header is h.
+func metaOf(h record.Header, size int) batchMeta {
+	return batchMeta{size: size, base: h.BaseOffset, lastDelta: h.LastOffsetDelta, maxTs: h.MaxTimestamp, epoch: h.PartitionLeaderEpoch,
+		producerID: h.ProducerID, producerEpoch: h.ProducerEpoch, baseSeq: h.BaseSequence, attributes: h.Attributes}
+}
+
+func (m *batchMeta) control() bool       { return m.attributes&record.AttrControl != 0 }
+func (m *batchMeta) transactional() bool { return m.attributes&record.AttrTransactional != 0 }
+
+// lastSeq is the sequence of the batch's last record (wrapping as
+// record.Header.LastSequence does).
+func (m *batchMeta) lastSeq() int32 {
+	return record.Header{BaseSequence: m.baseSeq, LastOffsetDelta: m.lastDelta}.LastSequence()
 }
 
 // parseBatches checks the framing of a concatenation of whole batches and
@@ -38,7 +64,7 @@ func parseBatches(b []byte, metas []batchMeta) ([]batchMeta, error) {
 		if h.LastOffsetDelta < 0 {
 			return fmt.Errorf("%w: last offset delta %d", ErrInvalidAppend, h.LastOffsetDelta)
 		}
-		metas = append(metas, batchMeta{size: len(batch), base: h.BaseOffset, lastDelta: h.LastOffsetDelta, maxTs: h.MaxTimestamp, epoch: h.PartitionLeaderEpoch})
+		metas = append(metas, metaOf(h, len(batch)))
 		return nil
 	})
 	if err != nil {
@@ -56,12 +82,32 @@ func parseBatches(b []byte, metas []batchMeta) ([]batchMeta, error) {
 // no reference to it after returning. A non-negative leaderEpoch not yet in
 // the leader epoch cache is recorded there, starting at the first offset.
 //
+// Batches with a producer id are checked against the partition's producer
+// state first (producerstate.go), as Kafka checks appends from clients: a
+// batch that repeats one of the producer's last five is not written and
+// Append returns the original's offsets with Duplicate set; a sequence gap
+// fails with ErrOutOfOrderSequence, an older producer epoch with
+// ErrInvalidProducerEpoch, and nothing is written.
+//
 // The bytes are written with one write call. Append rolls a new segment
 // first when needed (see the package doc) and fsyncs when flush.messages
 // unflushed offsets have accumulated. A write failure takes the log dir
 // offline: this and every later Append returns an error wrapping
 // ErrLogDirOffline.
 func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (AppendInfo, error) {
+	return l.appendAsLeader(batches, leaderEpoch, logAppendTime, originClient)
+}
+
+// AppendAsCoordinator is Append for batches this broker writes itself
+// (Kafka's AppendOrigin.COORDINATOR): transaction markers and the
+// coordinators' transactional records. Producer epochs (and the
+// coordinator epochs of markers) are checked, sequences are not, and no
+// batch is taken for a duplicate.
+func (l *Log) AppendAsCoordinator(batches []byte, leaderEpoch int32, logAppendTime int64) (AppendInfo, error) {
+	return l.appendAsLeader(batches, leaderEpoch, logAppendTime, originCoordinator)
+}
+
+func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, logAppendTime int64, origin appendOrigin) (AppendInfo, error) {
 	var arr [4]batchMeta
 	metas, err := parseBatches(batches, arr[:0])
 	if err != nil {
@@ -102,6 +148,16 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (Ap
 		next += int64(metas[i].lastDelta) + 1
 		pos += metas[i].size
 	}
+	producers, err := l.mu.producers.prepare(batches, metas, origin)
+	if err != nil {
+		l.mu.Unlock()
+		return AppendInfo{}, err
+	}
+	if d := producers.duplicate; d != nil {
+		info := AppendInfo{FirstOffset: d.FirstOffset, LastOffset: d.LastOffset, MaxTimestamp: maxTs, LogAppendTime: d.Timestamp, LogStartOffset: l.mu.logStartOffset, Duplicate: true}
+		l.mu.Unlock()
+		return info, nil
+	}
 	rolled, err := l.maybeRollLocked(metas, int64(len(batches)), nowMs)
 	if err == nil && leaderEpoch >= 0 {
 		err = l.assignEpochLocked(leaderEpoch, first)
@@ -113,6 +169,8 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (Ap
 		l.mu.Unlock()
 		return AppendInfo{}, err
 	}
+	l.mu.producers.apply(producers)
+	l.mu.producers.mapEndOffset = next
 	info := AppendInfo{FirstOffset: first, LastOffset: next - 1, MaxTimestamp: maxTs, LogAppendTime: -1, LogStartOffset: l.mu.logStartOffset}
 	if logAppendTime >= 0 {
 		info.LogAppendTime = logAppendTime
@@ -130,9 +188,10 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (Ap
 // their offsets and leader epochs. The first batch must start at or after
 // LogEndOffset and offsets must increase; a gap (as compaction leaves)
 // starts a new segment, so that offsets within a segment run on without
-// gaps. Each batch's epoch is recorded in the leader epoch cache if new.
-// Like Append it does not keep batches and writes each gap-free run with
-// one write call.
+// gaps. Each batch's epoch is recorded in the leader epoch cache if new,
+// and batches with a producer id update the producer state without the
+// leader's checks. Like Append it does not keep batches and writes each
+// gap-free run with one write call.
 func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	var arr [8]batchMeta
 	metas, err := parseBatches(batches, arr[:0])
@@ -186,6 +245,11 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 			l.mu.Unlock()
 			return AppendInfo{}, err
 		}
+		// Replicated batches update the producer state unchecked, one run
+		// at a time so that a roll's snapshot covers the runs before it.
+		producers, _ := l.mu.producers.prepare(batches[pos:pos+size], run, originReplication)
+		l.mu.producers.apply(producers)
+		l.mu.producers.mapEndOffset = run[len(run)-1].base + int64(run[len(run)-1].lastDelta) + 1
 		pos += size
 		start = end
 	}
@@ -259,10 +323,14 @@ func (l *Log) maybeRollLocked(metas []batchMeta, size, nowMs int64) (bool, error
 	return true, l.rollLocked(first, nowMs)
 }
 
-// rollLocked makes a new empty active segment at base. The old active
-// segment gets its final time index entry and its index files written;
-// an empty one is removed instead.
+// rollLocked makes a new empty active segment at base. A producer
+// snapshot is written at base first. The old active segment gets its
+// final time index entry and its index files written; an empty one is
+// removed instead.
 func (l *Log) rollLocked(base, nowMs int64) error {
+	if err := l.snapshotProducersAtRollLocked(base); err != nil {
+		return l.failLocked("roll", err)
+	}
 	old := l.activeLocked()
 	if old.size > 0 {
 		old.appendFinalTimeIndexEntry()

@@ -22,6 +22,14 @@ type Config struct {
 	FlushMessages      int64 // flush.messages: fsync after this many unflushed offsets (default math.MaxInt64: rely on the page cache)
 	FlushMs            int64 // flush.ms: fsync when the last flush is this many ms old; checked by the Manager (default math.MaxInt64)
 	FileDeleteDelayMs  int64 // file.delete.delay.ms: ms between renaming a deleted segment to .deleted and removing it (default 60000)
+
+	// Log compaction (cleaner.go). The cleaner considers a log only while
+	// Compact is set.
+	Compact                bool    // cleanup.policy contains compact (default false)
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio: clean once dirty bytes / log bytes exceeds this (default 0.5)
+	MinCompactionLagMs     int64   // min.compaction.lag.ms: leave segments holding records younger than this many ms (default 0)
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms: clean regardless of the ratio once dirty data is this many ms old (default math.MaxInt64)
+	DeleteRetentionMs      int64   // delete.retention.ms: ms tombstones survive after the cleaning that first keeps them (default 86400000)
 }
 
 // DefaultConfig returns Kafka's defaults for the topic-level log configs.
@@ -36,6 +44,10 @@ func DefaultConfig() Config {
 		FlushMessages:      math.MaxInt64,
 		FlushMs:            math.MaxInt64,
 		FileDeleteDelayMs:  60000,
+
+		MinCleanableDirtyRatio: 0.5,
+		MaxCompactionLagMs:     math.MaxInt64,
+		DeleteRetentionMs:      24 * 60 * 60 * 1000,
 	}
 }
 
@@ -65,6 +77,14 @@ func (c Config) Validate() error {
 		return bad("flush.ms", c.FlushMs)
 	case c.FileDeleteDelayMs < 0:
 		return bad("file.delete.delay.ms", c.FileDeleteDelayMs)
+	case !(c.MinCleanableDirtyRatio >= 0 && c.MinCleanableDirtyRatio <= 1):
+		return bad("min.cleanable.dirty.ratio", c.MinCleanableDirtyRatio)
+	case c.MinCompactionLagMs < 0:
+		return bad("min.compaction.lag.ms", c.MinCompactionLagMs)
+	case c.MaxCompactionLagMs < 0:
+		return bad("max.compaction.lag.ms", c.MaxCompactionLagMs)
+	case c.DeleteRetentionMs < 0:
+		return bad("delete.retention.ms", c.DeleteRetentionMs)
 	}
 	return nil
 }

@@ -74,6 +74,10 @@ type Options struct {
 	// clamped to the segments found.
 	LogStartOffset int64
 	HighWatermark  int64
+	// ProducerIDExpirationMs is producer.id.expiration.ms: producers idle
+	// this long are forgotten (producerstate.go). Zero means the default,
+	// DefaultProducerIDExpirationMs.
+	ProducerIDExpirationMs int64
 
 	dir *dirState // the log dir's failure state, shared by its logs; nil: private
 }
@@ -138,6 +142,7 @@ type Log struct {
 		hasTopicID     bool
 		dirDirty       bool       // files created, renamed or removed since the dir was fsynced
 		pending        []*segment // removed segments waiting for file.delete.delay.ms and their readers
+		producers      *producerStateManager
 		closed         bool
 		deleted        bool
 	}
@@ -171,6 +176,7 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	}
 	l.logger = opts.Logger.With(attrs...)
 	l.mu.cfg = cfg
+	l.mu.producers = newProducerStateManager(l.logger, opts.ProducerIDExpirationMs)
 	if err := l.load(opts); err != nil {
 		for _, s := range l.mu.segments {
 			_ = s.file.Close()
@@ -186,6 +192,10 @@ func (l *Log) nowMs() int64 { return l.now().UnixMilli() }
 func (l *Log) load(opts Options) error {
 	nowMs := l.nowMs()
 	cfg := l.mu.cfg
+	// Finish or discard a cleaner swap cut short (cleaner_recovery.go).
+	if err := completeSwaps(l.dir, l.logger); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return err
@@ -290,7 +300,7 @@ func (l *Log) load(opts Options) error {
 			return err
 		}
 		l.logger.Warn("storage: recovering segment", "segment", s.base, "reason", err)
-		cut, why, err := s.recover(interval, onBatch)
+		cut, why, err := s.recover(interval, nextBase(segs, i), onBatch)
 		if err != nil {
 			return err
 		}
@@ -312,7 +322,7 @@ func (l *Log) load(opts Options) error {
 			}
 			break
 		}
-		cut, why, err := s.recover(interval, onBatch)
+		cut, why, err := s.recover(interval, nextBase(segs, i), onBatch)
 		if err != nil {
 			return err
 		}
@@ -385,7 +395,7 @@ func (l *Log) load(opts Options) error {
 	}
 	l.mu.recoveryPoint = max(rp, 0)
 	l.mu.lastFlushMs = nowMs
-	return nil
+	return l.loadProducerStateLocked(leo)
 }
 
 // dropSegmentsOnLoad removes segs[i:] and their files while loading.

@@ -39,9 +39,20 @@ type ManagerOptions struct {
 	// how often the recovery point, high watermark and log start offset
 	// checkpoints are written.
 	CheckpointInterval time.Duration
+	// Cleaner configures the log cleaner (cleaner.go), which compacts the
+	// logs whose Config.Compact is set. The zero value runs no cleaner
+	// goroutine; CleanNow still cleans.
+	Cleaner CleanerConfig
 	// BrokerEpoch, if set, gives the epoch written into the clean shutdown
 	// marker on Close (KIP-966); otherwise -1 is written.
 	BrokerEpoch func() int64
+	// ProducerIDExpiration is producer.id.expiration.ms (86400000): how
+	// long a partition remembers an idle producer.
+	ProducerIDExpiration time.Duration
+	// ProducerIDExpirationCheckInterval is
+	// producer.id.expiration.check.interval.ms (600000): how often idle
+	// producers are removed.
+	ProducerIDExpirationCheckInterval time.Duration
 }
 
 // DirInfo describes one log dir, for DescribeLogDirs.
@@ -78,6 +89,7 @@ type Manager struct {
 	dirs      []*logDir
 	clusterID string
 	nodeID    int32
+	cleaner   *logCleaner // compacts logs (cleaner.go)
 
 	// createMu serializes GetOrCreate, Delete and Close. Lock order:
 	// createMu, then checkpointMu, then mu; Log locks are never taken while
@@ -117,6 +129,12 @@ func OpenManager(dirs []string, opts ManagerOptions, configFor func(topic string
 	}
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = 60 * time.Second
+	}
+	if opts.ProducerIDExpiration <= 0 {
+		opts.ProducerIDExpiration = DefaultProducerIDExpirationMs * time.Millisecond
+	}
+	if opts.ProducerIDExpirationCheckInterval <= 0 {
+		opts.ProducerIDExpirationCheckInterval = 600 * time.Second
 	}
 	if configFor == nil {
 		configFor = func(string) Config { return DefaultConfig() }
@@ -183,6 +201,8 @@ func OpenManager(dirs []string, opts ManagerOptions, configFor func(topic string
 		m.closeAllLogs()
 		return nil, fmt.Errorf("%w: no log dir could be opened", ErrLogDirOffline)
 	}
+	m.cleaner = newLogCleaner(m, opts.Cleaner)
+	m.cleaner.start()
 	m.wg.Add(1)
 	go m.run()
 	return m, nil
@@ -264,6 +284,8 @@ func (m *Manager) loadDir(d *logDir) error {
 			LogStartOffset: startOffsets[tp],
 			HighWatermark:  highWatermarks[tp],
 			dir:            d.state,
+
+			ProducerIDExpirationMs: m.opts.ProducerIDExpiration.Milliseconds(),
 		})
 		if err != nil {
 			return err
@@ -379,7 +401,8 @@ func (m *Manager) GetOrCreate(topic string, partition int32, topicID [16]byte, c
 	if dir == nil {
 		return nil, fmt.Errorf("%w: no online log dir for %s", ErrLogDirOffline, tp)
 	}
-	l, err := Open(filepath.Join(dir.path, tp.String()), cfg, Options{Logger: m.logger, Now: m.now, dir: dir.state})
+	l, err := Open(filepath.Join(dir.path, tp.String()), cfg, Options{Logger: m.logger, Now: m.now, dir: dir.state,
+		ProducerIDExpirationMs: m.opts.ProducerIDExpiration.Milliseconds()})
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +454,10 @@ func (m *Manager) Delete(topic string, partition int32) error {
 	if !ok {
 		return nil
 	}
+	m.cleaner.pause(tp) // stops a cleaning of the log first
+	defer m.cleaner.resume(tp)
 	err := ml.log.Delete()
+	m.cleaner.forget(tp, ml.dir)
 	if ml.dir.state.get() == nil {
 		if cerr := m.writeCheckpoints(ml.dir); err == nil {
 			err = cerr
@@ -507,6 +533,14 @@ func (m *Manager) Close() error {
 		m.mu.Unlock()
 		ok := d.state.get() == nil
 		for _, l := range logs {
+			if d.state.get() == nil {
+				// A snapshot at the log end lets the next open skip
+				// rebuilding the producer state (Kafka's close does the same).
+				if err := l.SnapshotProducers(); err != nil {
+					errs = append(errs, err)
+					ok = false
+				}
+			}
 			if err := l.Close(); err != nil {
 				errs = append(errs, err)
 				ok = false
@@ -570,8 +604,9 @@ func (m *Manager) writeCheckpoints(d *logDir) error {
 	return nil
 }
 
-// run is the background goroutine: retention, flush.ms, checkpoints and
-// removal of deleted segment files.
+// run is the background goroutine: retention, flush.ms, checkpoints (and
+// then old producer snapshots), expiry of idle producers and removal of
+// deleted segment files.
 func (m *Manager) run() {
 	defer m.wg.Done()
 	retention := time.NewTicker(m.opts.RetentionCheckInterval)
@@ -580,6 +615,8 @@ func (m *Manager) run() {
 	defer checkpoint.Stop()
 	sweep := time.NewTicker(sweepInterval)
 	defer sweep.Stop()
+	expireProducers := time.NewTicker(m.opts.ProducerIDExpirationCheckInterval)
+	defer expireProducers.Stop()
 	var flushC <-chan time.Time
 	if m.opts.FlushCheckInterval > 0 {
 		flush := time.NewTicker(m.opts.FlushCheckInterval)
@@ -596,14 +633,36 @@ func (m *Manager) run() {
 			m.flushDirtyLogs()
 		case <-checkpoint.C:
 			for _, d := range m.dirs {
-				if d.state.get() == nil {
-					_ = m.writeCheckpoints(d)
+				if d.state.get() == nil && m.writeCheckpoints(d) == nil {
+					m.deleteOldProducerSnapshots(d)
 				}
+			}
+		case <-expireProducers.C:
+			for _, l := range m.Logs() {
+				l.removeExpiredProducers()
 			}
 		case <-sweep.C:
 			for _, l := range m.Logs() {
 				l.sweepDeleted()
 			}
+		}
+	}
+}
+
+// deleteOldProducerSnapshots deletes, after a dir's recovery points were
+// checkpointed, the producer snapshots its logs no longer need.
+func (m *Manager) deleteOldProducerSnapshots(d *logDir) {
+	m.mu.Lock()
+	var logs []*Log
+	for _, ml := range m.mu.logs {
+		if ml.dir == d {
+			logs = append(logs, ml.log)
+		}
+	}
+	m.mu.Unlock()
+	for _, l := range logs {
+		if err := l.deleteOldProducerSnapshots(); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrLogDirOffline) {
+			m.logger.Error("storage: delete producer snapshots", "dir", d.path, "err", err)
 		}
 	}
 }

@@ -149,6 +149,10 @@ func (l *Log) deleteOldSegmentsLocked(pred func(s, next *segment) bool, nowMs in
 		if err := l.removeSegmentLocked(s, nowMs, l.mu.cfg.FileDeleteDelayMs); err != nil {
 			return n, l.failLocked("delete segment", err)
 		}
+		// The producer snapshot at the segment's base goes with it.
+		if err := l.removeProducerSnapshotLocked(s.base); err != nil {
+			return n, l.failLocked("delete segment", err)
+		}
 	}
 	l.logger.Info("storage: deleted segments", "reason", reason, "count", n,
 		"first_base_offset", doomed[0].base, "last_base_offset", doomed[n-1].base)

@@ -147,11 +147,25 @@ func isBadData(err error) bool {
 
 // scanAll reads the whole segment and rebuilds its indexes as appends
 // would have built them. With verify it also checks each batch's CRC.
-// Either way it checks framing and that offsets run on without gaps from
-// the base offset. It stops at the first bad batch (reported in stop). It
-// calls onBatch, if not nil, for every good batch.
-func (s *segment) scanAll(interval int64, verify bool, onBatch func(record.Header)) (scanResult, error) {
+// Either way it checks framing and offsets: they run on from the base
+// offset, except that a segment followed by another (limit, its base; -1
+// for the last segment) may have gaps, as the log cleaner leaves them, as
+// long as its offsets stay below limit. The base offset is outside the
+// CRC, so a batch after a gap is provisional: if the next batch overlaps
+// it, its base offset was damaged and the scan stops before it. It stops
+// at the first bad batch (reported in stop). It calls onBatch, if not nil,
+// for every good batch.
+func (s *segment) scanAll(interval int64, verify bool, limit int64, onBatch func(record.Header)) (scanResult, error) {
 	r := scanResult{nextOffset: s.base, maxTimestamp: -1, offsetOfMax: s.base, firstTimestamp: -1}
+	var (
+		before      scanResult     // r before the provisional batch
+		provisional *record.Header // the last batch accepted, if it opened a gap; reported to onBatch once confirmed
+	)
+	report := func(h *record.Header) {
+		if h != nil && onBatch != nil {
+			onBatch(*h)
+		}
+	}
 	sc := newScanner(s.file, 0, s.size)
 	for {
 		h, b, pos, err := sc.next()
@@ -165,7 +179,13 @@ func (s *segment) scanAll(interval int64, verify bool, onBatch func(record.Heade
 			}
 			return r, fmt.Errorf("read segment %d: %w", s.base, err)
 		}
-		if h.BaseOffset != r.nextOffset {
+		gap := h.BaseOffset != r.nextOffset
+		if gap && (limit < 0 || h.BaseOffset < r.nextOffset || h.LastOffset() >= limit) {
+			if provisional != nil && h.BaseOffset < r.nextOffset {
+				r, provisional = before, nil
+				r.stop = fmt.Errorf("at byte %d: batch after a gap overlapped by the next one", r.validBytes)
+				break
+			}
 			r.stop = fmt.Errorf("at byte %d: batch base offset %d, want %d", pos, h.BaseOffset, r.nextOffset)
 			break
 		}
@@ -178,6 +198,11 @@ func (s *segment) scanAll(interval int64, verify bool, onBatch func(record.Heade
 				r.stop = fmt.Errorf("at byte %d: %w", pos, err)
 				break
 			}
+		}
+		report(provisional) // confirmed: this batch does not overlap it
+		provisional = nil
+		if gap {
+			before, provisional = r, &h
 		}
 		if pos == 0 {
 			r.firstTimestamp = h.MaxTimestamp
@@ -193,18 +218,29 @@ func (s *segment) scanAll(interval int64, verify bool, onBatch func(record.Heade
 		r.bytesSinceIndex += int64(h.Size())
 		r.validBytes = pos + int64(h.Size())
 		r.nextOffset = h.NextOffset()
-		if onBatch != nil {
-			onBatch(h)
+		if !gap {
+			report(&h)
 		}
 	}
+	report(provisional)
 	return r, nil
+}
+
+// nextBase is the base offset of the segment after segs[i], or -1 if
+// segs[i] is the last: the limit scanAll checks a segment's gaps against.
+func nextBase(segs []*segment, i int) int64 {
+	if i+1 < len(segs) {
+		return segs[i+1].base
+	}
+	return -1
 }
 
 // recover is Kafka's LogSegment.recover: verify every batch, cut the file
 // after the last good one, rebuild both index files. It returns the number
 // of bytes cut and why.
-func (s *segment) recover(interval int64, onBatch func(record.Header)) (int64, error, error) {
-	r, err := s.scanAll(interval, true, onBatch)
+// limit is as for scanAll.
+func (s *segment) recover(interval, limit int64, onBatch func(record.Header)) (int64, error, error) {
+	r, err := s.scanAll(interval, true, limit, onBatch)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -319,7 +355,7 @@ func (s *segment) initRollTime(nowMs int64) {
 }
 
 // scanTail reads the batch headers from file position from to the end,
-// checking framing and that offsets run on from expect (-1: from whatever
+// checking framing and that offsets increase from expect (-1: from whatever
 // the first batch says). It returns the next offset and the max timestamp
 // folded into the given one.
 func (s *segment) scanTail(from, expect, maxTs, offMax int64) (next, maxTsOut, offMaxOut int64, err error) {
@@ -339,8 +375,8 @@ func (s *segment) scanTail(from, expect, maxTs, offMax int64) (next, maxTsOut, o
 			}
 			return 0, 0, 0, err
 		}
-		if next >= 0 && h.BaseOffset != next {
-			return 0, 0, 0, fmt.Errorf("%w: segment %d at byte %d: base offset %d, want %d", errNeedsRecovery, s.base, pos, h.BaseOffset, next)
+		if next >= 0 && h.BaseOffset < next {
+			return 0, 0, 0, fmt.Errorf("%w: segment %d at byte %d: base offset %d, want at least %d", errNeedsRecovery, s.base, pos, h.BaseOffset, next)
 		}
 		if h.LastOffsetDelta < 0 || h.LastOffset()-s.base > math.MaxInt32 {
 			return 0, 0, 0, fmt.Errorf("%w: segment %d at byte %d: bad last offset delta", errNeedsRecovery, s.base, pos)
@@ -409,7 +445,7 @@ func (s *segment) ensureLoaded(interval int64, maxRel int32) error {
 		s.loaded.Store(true)
 		return nil
 	}
-	r, err := s.scanAll(interval, false, nil)
+	r, err := s.scanAll(interval, false, s.base+int64(maxRel)+1, nil)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 // end; truncating below the first segment empties the log and
 // restarts it at offset. The high watermark and recovery point follow the
 // log end offset down and leader epoch entries from the new end on are
-// dropped.
+// dropped. The producer state is rebuilt for the new end (from the latest
+// producer snapshot at or below it and the batches after it).
 func (l *Log) TruncateTo(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, offset)
@@ -67,6 +68,12 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.mu.logStartOffset = min(l.mu.logStartOffset, leo)
 	l.mu.highWatermark = min(l.mu.highWatermark, leo)
 	l.mu.recoveryPoint = min(l.mu.recoveryPoint, leo)
+	if err := l.rebuildProducerStateLocked(leo); err != nil {
+		if IsCorruption(err) {
+			return err
+		}
+		return l.failLocked("truncate", err)
+	}
 	if l.mu.epochs.truncateFromEnd(leo) {
 		return l.persistEpochsLocked()
 	}
@@ -75,7 +82,7 @@ func (l *Log) TruncateTo(offset int64) error {
 
 // TruncateFullyAndStartAt empties the log and restarts it at offset, which
 // becomes the log start offset, log end offset and high watermark; the
-// leader epoch cache is cleared. A follower does this when the leader's
+// leader epoch cache, the producer state and its snapshots are cleared. A follower does this when the leader's
 // log start offset is past its log end offset.
 func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	if offset < 0 {
@@ -110,6 +117,9 @@ func (l *Log) truncateFullyLocked(offset, nowMs int64) error {
 	l.mu.segments = []*segment{s}
 	l.mu.dirDirty = true
 	l.mu.logStartOffset, l.mu.highWatermark, l.mu.recoveryPoint = offset, offset, offset
+	if err := l.truncateProducersFullyLocked(offset); err != nil {
+		return l.failLocked("truncate", err)
+	}
 	l.mu.epochs.entries = nil
 	return l.persistEpochsLocked()
 }

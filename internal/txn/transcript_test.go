@@ -160,7 +160,8 @@ func (e *env) load() {
 func (e *env) apply(op func(res *coordinator.Result)) {
 	res := &coordinator.Result{}
 	op(res)
-	coordinator.Apply(e.s, e.now, res, func(recs []coordinator.Record) (int64, error) {
+	coordinator.Apply(e.s, e.now, res, func(b coordinator.Batch) (int64, error) {
+		recs := b.Records
 		if err := e.failAppend; err != nil {
 			e.failAppend = nil
 			fmt.Fprintf(e.out, "> append failed: %s (%d records)\n", codeName(apierror.Code(err)), len(recs))

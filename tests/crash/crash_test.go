@@ -26,18 +26,15 @@ const (
 // SIGKILL and restarted several times, then checks the log against what
 // was acknowledged.
 //
-// Why duplicates can appear: the producers run without idempotence
-// (InitProducerId is not implemented yet), so the broker cannot tell a
-// retried batch from a new one. A batch that was appended (and made
-// durable in the page cache, which survives SIGKILL) but whose response
-// was lost with the killed connection is retried by the client after the
-// restart and appended a second time. Such a duplicate is only possible for
-// a record that was in flight while a kill happened; a duplicate of a
-// record produced and acknowledged between two kills fails the test. With
-// one produce request in flight per broker (kgo's default without
-// idempotence, set here explicitly) retries go out in order, so the first
-// occurrences of a producer's records in a partition must still be in
-// sequence order, with gaps only where a record's produce failed.
+// The producers are idempotent (kgo's default: InitProducerId, then
+// sequence numbers per partition, up to 5 requests in flight). A batch
+// that was appended (and made durable in the page cache, which survives
+// SIGKILL) but whose response was lost with the killed connection is
+// retried by the client after the restart; the restarted broker rebuilt
+// its producer state (snapshot + log) and answers the retry with the
+// original offsets, so no record may appear twice. Sequence numbers also
+// keep each producer's records in a partition in the order they were
+// sent, with gaps only where a record's produce failed.
 func TestKillRecovery(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("CRASH_SEED"); v != "" {
@@ -79,9 +76,7 @@ func TestKillRecovery(t *testing.T) {
 	for g := range producers {
 		cl, err := kgo.NewClient(
 			kgo.SeedBrokers(b.addr),
-			kgo.DisableIdempotentWrite(),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
-			kgo.MaxProduceRequestsInflightPerBroker(1),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.ProducerLinger(2*time.Millisecond),
 			kgo.MaxBufferedRecords(2000),
@@ -423,8 +418,7 @@ func consumeAll(t *testing.T, ctx context.Context, addr string, end map[int32]in
 // verify checks the log against the tracker: every acknowledged record is
 // at the offset its acknowledgement gave; per producer and partition,
 // first occurrences are in sequence order; no record appears that was
-// never produced, or with another key; a duplicate is only of a record
-// that was in flight at a kill. It returns a summary and the problems
+// never produced, or with another key; no record appears twice. It returns a summary and the problems
 // found.
 func (tr *tracker) verify(logs map[int32][]stored) (summary string, problems []string) {
 	tr.mu.Lock()
@@ -454,10 +448,8 @@ func (tr *tracker) verify(logs map[int32][]stored) (summary string, problems []s
 			rec := tr.mu.recs[g][p][seq]
 			if seen[g][seq] {
 				duplicates++
-				if rec.ended && rec.killsStartedAtAck <= rec.killsDoneAtProduce {
-					fail("partition %d offset %d: duplicate of %q, which no kill interrupted (produced after kill %d, acked before kill %d)",
-						p, s.offset, s.value, rec.killsDoneAtProduce, rec.killsStartedAtAck+1)
-				}
+				fail("partition %d offset %d: duplicate of %q (produced after kill %d, acked before kill %d): the idempotent producer's retry was appended again",
+					p, s.offset, s.value, rec.killsDoneAtProduce, rec.killsStartedAtAck+1)
 				continue
 			}
 			if seq < high[g] {

@@ -35,8 +35,8 @@ func TestVerify(t *testing.T) {
 		want   string // "" for no problem
 	}{
 		{name: "intact", log: good},
-		{name: "duplicate of a record in flight at a kill", inKill: true, log: append(good[:3:3], at(3, rec(0, 0, 1)))},
-		{name: "duplicate without a kill", log: append(good[:3:3], at(3, rec(0, 0, 1))), want: "which no kill interrupted"},
+		{name: "duplicate of a record in flight at a kill", inKill: true, log: append(good[:3:3], at(3, rec(0, 0, 1))), want: "appended again"},
+		{name: "duplicate without a kill", log: append(good[:3:3], at(3, rec(0, 0, 1))), want: "appended again"},
 		{name: "acked record lost", log: good[:2], want: "acked record 0:0:2 lost"},
 		{name: "acked record overwritten", log: []stored{good[0], good[1], at(2, rec(0, 0, 1))}, want: "acked record 0:0:2 lost"},
 		{name: "out of order", log: []stored{at(0, rec(0, 0, 1)), at(1, rec(0, 0, 0)), good[2]}, want: "out of order"},

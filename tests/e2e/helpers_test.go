@@ -11,8 +11,9 @@
 // retention). The expected behaviour is Apache Kafka's; each test cites
 // the Kafka source or KIP that defines it.
 //
-// InitProducerId is not implemented yet, so clients are made with
-// kgo.DisableIdempotentWrite unless a test checks the fallback.
+// Clients are made with kgo.DisableIdempotentWrite so that raw batch
+// checks see plain batches; idempotence has its own tests
+// (tests/idempotence, TestProduceIdempotentDefault).
 package e2e
 
 import (

@@ -294,10 +294,10 @@ func TestProduceAcks(t *testing.T) {
 	}
 }
 
-// TestProduceIdempotentFallback uses kgo's default idempotent producer.
-// The broker does not advertise InitProducerId, so kgo must fall back to
-// plain produce (producer id -1) and succeed.
-func TestProduceIdempotentFallback(t *testing.T) {
+// TestProduceIdempotentDefault uses kgo's default idempotent producer:
+// InitProducerId gives it a producer id (epoch 0), its batches carry it
+// and sequence numbers, and they are stored once.
+func TestProduceIdempotentDefault(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	e.createTopic("idem", 1, nil)
@@ -306,16 +306,20 @@ func TestProduceIdempotentFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	r := &kgo.Record{Topic: "idem", Value: []byte("v")}
-	if err := cl.ProduceSync(e.ctx, r).FirstErr(); err != nil {
-		t.Fatalf("idempotent-by-default producer: %v", err)
+	for i := range 3 {
+		r := &kgo.Record{Topic: "idem", Value: []byte("v")}
+		if err := cl.ProduceSync(e.ctx, r).FirstErr(); err != nil {
+			t.Fatalf("idempotent-by-default producer: %v", err)
+		}
+		if r.ProducerID < 0 || r.ProducerEpoch != 0 || r.Offset != int64(i) {
+			t.Errorf("record %d produced with producer id %d epoch %d at offset %d, want an id, epoch 0, offset %d", i, r.ProducerID, r.ProducerEpoch, r.Offset, i)
+		}
 	}
-	if r.ProducerID != -1 || r.Offset != 0 {
-		t.Errorf("record produced with producer id %d at offset %d, want -1 at 0", r.ProducerID, r.Offset)
-	}
-	got := e.consumeAll("idem", 1, 1)
-	if string(got[0].Value) != "v" {
-		t.Errorf("read %q", got[0].Value)
+	got := e.consumeAll("idem", 1, 3)
+	for i, r := range got {
+		if string(r.Value) != "v" || r.ProducerID < 0 || r.Offset != int64(i) {
+			t.Errorf("read record %d: %q producer id %d offset %d", i, r.Value, r.ProducerID, r.Offset)
+		}
 	}
 }
 

@@ -14,7 +14,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/faultproxy"
 )
 
 const (
@@ -49,28 +53,38 @@ type seen struct {
 }
 
 // TestFaults produces to a replicated topic with acks=all while nodes are
-// killed, restarted, stopped and continued on a seeded schedule, then
-// checks the final log:
+// killed, restarted, stopped and continued, and cut off the network, on a
+// seeded schedule, then checks the final log:
 //
 //   - every acknowledged record is there, at the offset its ack returned;
 //   - per partition, acknowledged records are in the order they were sent;
 //   - every record the concurrent consumer read is still there, at the
 //     offset it was read at (no consumer saw a record that was later
 //     lost), and the consumer's offsets never went backwards;
-//   - duplicates: the producer runs without idempotence (InitProducerId is
-//     not implemented yet, so kgo.DisableIdempotentWrite), and a batch
-//     whose response a fault lost is retried and may be appended twice.
-//     Duplicates are counted and reported; one is a failure only if its
-//     record was sent and acknowledged far from any fault;
+//   - exactly once: the producer is idempotent (kgo's default: producer
+//     id, epoch and sequences, up to 5 requests in flight), so a batch
+//     whose response a fault lost is retried and deduplicated by the
+//     leader; every duplicate is a failure. GREGOR_FAULT_IDEMPOTENT=0
+//     runs a plain producer instead (one request in flight), whose
+//     retries may append a batch twice: duplicates are then counted, and
+//     one is a failure only if its record was sent and acknowledged far
+//     from any fault;
 //   - liveness: once every node is back, every replica rejoins every ISR
 //     (within a generous bound, twice replica.lag.time.max.ms).
 //
-// The fault schedule cycles through: SIGKILL the active controller (found
-// in the nodes' logs) and restart it, SIGSTOP a random node and SIGCONT it,
-// SIGKILL a random node and restart it; the node, the pauses and the
-// starting point come from the seed. One fault at a time, and the next
-// only once every ISR is full again, so that the cluster always keeps a
-// quorum and two in-sync replicas. The run ends with a FIGURES line.
+// The fault schedule cycles through six kinds, interleaving network
+// partitions with process faults: isolate the leader of a random
+// partition; SIGKILL the active controller (found in the nodes' logs)
+// and restart it; isolate a random node; SIGSTOP a random node and
+// SIGCONT it; isolate the active controller; SIGKILL a random node and
+// restart it. An isolation (procs_test.go: what a cut does) cuts the
+// node's links both ways most of the time, else one way, in a random
+// faultproxy mode, and heals after 1 to 9 s (so sometimes longer than
+// replica.lag.time.max.ms and broker.session.timeout.ms, both set to 4 s).
+// The nodes, pauses, modes and the starting point come from the seed. One
+// fault at a time, and the next only once every ISR is full again, so
+// that the cluster always keeps a quorum and two in-sync replicas. The
+// run ends with a FIGURES line.
 func TestFaults(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("GREGOR_FAULT_SEED"); v != "" {
@@ -120,19 +134,24 @@ func TestFaults(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond) // brokers may not be registered yet
 	}
-	waitFullISR(ctx, t, adm, 60*time.Second)
+	waitFullISR(ctx, t, admCl, 60*time.Second)
 
 	// Producer.
-	prod, err := kgo.NewClient(
+	idempotent := os.Getenv("GREGOR_FAULT_IDEMPOTENT") != "0"
+	prodOpts := []kgo.Opt{
 		kgo.SeedBrokers(c.bootstrap()...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.DisableIdempotentWrite(), // InitProducerId is not implemented yet
-		kgo.MaxProduceRequestsInflightPerBroker(1),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProduceRequestTimeout(5*time.Second),
-		kgo.RequestTimeoutOverhead(3*time.Second),
-		kgo.ProducerLinger(2*time.Millisecond),
-	)
+		kgo.ProduceRequestTimeout(5 * time.Second),
+		kgo.RequestTimeoutOverhead(3 * time.Second),
+		kgo.ProducerLinger(2 * time.Millisecond),
+	}
+	if !idempotent {
+		// One request in flight keeps a plain producer's retries in
+		// order (kgo refuses the option for an idempotent one).
+		prodOpts = append(prodOpts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1))
+	}
+	prod, err := kgo.NewClient(prodOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,50 +234,99 @@ func TestFaults(t *testing.T) {
 	// Faults.
 	var (
 		windows []window
-		kills   int
-		ctlKill int
-		stops   int
+		fig     = figures{modes: map[faultproxy.Mode]int{}, dirs: map[faultproxy.Direction]int{}}
 	)
-	first := rng.IntN(3)
+	first := rng.IntN(int(numKinds))
 	begin := time.Now()
 	time.Sleep(time.Duration(1000+rng.IntN(1000)) * time.Millisecond)
 	for i := 0; time.Since(begin) < duration; i++ {
+		kind := faultKind((i + first) % int(numKinds))
+		// Draw every random value of a fault, used or not, so that the
+		// schedule replays from the seed whatever the cluster did.
 		victim := c.nodes[rng.IntN(len(c.nodes))]
-		// In turn: kill the active controller, stop a node, kill a node.
-		kind := (i + first) % 3
 		pause := time.Duration(1000+rng.IntN(3000)) * time.Millisecond
-		if kind == 0 {
-			if id := c.activeController(); id > 0 {
-				victim = c.nodes[id-1]
-			}
+		hold := time.Duration(1000+rng.IntN(8000)) * time.Millisecond
+		mode := pickMode(rng.IntN(10))
+		dir := pickDirection(rng.IntN(10))
+		part := int32(rng.IntN(partitions))
+		gap := time.Duration(500+rng.IntN(1500)) * time.Millisecond
+
+		// logf logs a line of this fault, stamped with the time since
+		// the faults began.
+		logf := func(format string, args ...any) {
+			t.Helper()
+			t.Logf("%6.1fs fault %d: "+format, append([]any{time.Since(begin).Seconds(), i + 1}, args...)...)
 		}
 		w := window{from: time.Now()}
+		fig.kinds[kind]++
 		switch kind {
-		case 0, 1:
+		case killController, killNode:
+			if kind == killController {
+				if id := c.activeController(); id > 0 {
+					victim = c.nodes[id-1]
+				}
+			}
 			ctl := c.activeController() == victim.id
-			t.Logf("%6.1fs fault %d: SIGKILL node %d (active controller: %v), restart after %v", time.Since(begin).Seconds(), i+1, victim.id, ctl, pause)
+			logf("%s: SIGKILL node %d (active controller: %v), restart after %v", kind, victim.id, ctl, pause)
 			victim.kill()
-			kills++
 			if ctl {
-				ctlKill++
+				fig.ctlKills++
 			}
 			time.Sleep(pause)
 			victim.start()
-		case 2:
-			t.Logf("%6.1fs fault %d: SIGSTOP node %d for %v", time.Since(begin).Seconds(), i+1, victim.id, pause)
+		case stopNode:
+			logf("%s: SIGSTOP node %d for %v", kind, victim.id, pause)
 			victim.signal(syscall.SIGSTOP)
-			stops++
 			time.Sleep(pause)
 			victim.signal(syscall.SIGCONT)
+		case isolateNode, isolateLeader, isolateController:
+			what := "random node"
+			switch kind {
+			case isolateLeader:
+				if l, epoch, ok := partitionLeader(ctx, admCl, 0, part); ok && l >= 1 && l <= len(c.nodes) {
+					victim = c.nodes[l-1]
+					what = fmt.Sprintf("leader of partition %d (epoch %d)", part, epoch)
+				} else {
+					what = fmt.Sprintf("random node (partition %d has no known leader)", part)
+				}
+			case isolateController:
+				if id := c.activeController(); id > 0 {
+					victim = c.nodes[id-1]
+					what = "active controller"
+				} else {
+					what = "random node (no known active controller)"
+				}
+			}
+			logf("%s: cut node %d (%s) off %s, mode %v, for %v", kind, victim.id, what, dir, mode, hold)
+			before := c.linkStats(victim.id)
+			c.net.Isolate(int32(victim.id), dir, mode)
+			fig.modes[mode]++
+			fig.dirs[dir]++
+			time.Sleep(hold)
+			after := c.linkStats(victim.id)
+			logf("its links while cut: %d connections dropped, %d refused, %d accepted, %d bytes held at the heal",
+				after.Dropped-before.Dropped, after.Refused-before.Refused, after.Accepted-before.Accepted, after.Held)
+			if kind == isolateLeader {
+				// The partition as a node on the other side sees it,
+				// just before the heal.
+				other := c.nodes[victim.id%len(c.nodes)]
+				if l, epoch, ok := partitionLeader(ctx, admCl, other.id, part); ok {
+					logf("before the heal node %d sees partition %d led by %d, epoch %d", other.id, part, l, epoch)
+					if l != victim.id {
+						fig.leadersReplaced++
+					}
+				}
+			}
+			c.net.Rejoin(int32(victim.id))
 		}
 		w.to = time.Now()
 		windows = append(windows, w)
 		// Let the victim catch up and rejoin every ISR before the next
 		// fault, so that one fault never meets another's leftovers.
-		if took, ok := waitFullISR(ctx, t, adm, 30*time.Second); ok {
+		if took, ok := waitFullISR(ctx, t, admCl, 30*time.Second); ok {
 			t.Logf("%6.1fs every ISR full again %v after the node was back", time.Since(begin).Seconds(), took.Round(100*time.Millisecond))
 		}
-		time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
+		time.Sleep(gap)
 	}
 	t.Logf("%6.1fs faults done; draining", time.Since(begin).Seconds())
 	stopProduce()
@@ -274,7 +342,7 @@ func TestFaults(t *testing.T) {
 	// Every node is back: each must rejoin every ISR. The bound is a
 	// liveness net (twice Kafka's replica.lag.time.max.ms), not a timing
 	// assertion.
-	if _, ok := waitFullISR(ctx, t, adm, 60*time.Second); !ok {
+	if _, ok := waitFullISR(ctx, t, admCl, 60*time.Second); !ok {
 		t.Errorf("STUCK: a restarted node did not rejoin every ISR of %s within 60s after the last fault (seed %d)", topic, seed)
 	}
 
@@ -339,16 +407,20 @@ func TestFaults(t *testing.T) {
 				t.Errorf("partition %d: value %q at offsets %v was never produced", p, v, offs)
 				continue
 			}
-			if a.err != nil {
+			if a.err != nil && !idempotent {
 				continue
 			}
-			if nearFault(a, windows) {
+			if !idempotent && nearFault(a, windows) {
 				inFlightDup++
 				continue
 			}
 			unexplained++
 			if unexplained <= 5 {
-				t.Errorf("partition %d: %q at offsets %v (acked at %d) although it was produced away from every fault", p, v, offs, a.offset)
+				if idempotent {
+					t.Errorf("partition %d: %q at offsets %v (acked at %d, err %v) from an idempotent producer", p, v, offs, a.offset, a.err)
+				} else {
+					t.Errorf("partition %d: %q at offsets %v (acked at %d) although it was produced away from every fault", p, v, offs, a.offset)
+				}
 			}
 		}
 		prev := int64(-1)
@@ -380,14 +452,143 @@ func TestFaults(t *testing.T) {
 		}
 		t.Logf("node error line: %s", l)
 	}
-	t.Logf("FIGURES seed=%d: faults injected %d (SIGKILL+restart %d, of the active controller %d; SIGSTOP/SIGCONT %d), records acked %d, produce failures %d, records lost %d, misplaced %d, out of order %d, duplicates %d (copies beyond the first; acked records with a copy: sent near a fault %d, unexplained %d), consumed %d, consumed-then-vanished %d, consumer offsets backwards %d, final log %d records, node ERROR lines %d",
-		seed, kills+stops, kills, ctlKill, stops, acked.Load(), failed, lost, misplaced, disorder, dups, inFlightDup, unexplained, seenCount, vanished, backwards, total, len(errLines))
-	if kills+stops == 0 {
+	t.Logf("FIGURES seed=%d: faults injected %d (%s), idempotent producer %v, records acked %d, produce failures %d, records lost %d, misplaced %d, out of order %d, duplicates %d (copies beyond the first; acked records with a copy: sent near a fault %d, unexplained %d), consumed %d, consumed-then-vanished %d, consumer offsets backwards %d, final log %d records, node ERROR lines %d",
+		seed, fig.total(), fig, idempotent, acked.Load(), failed, lost, misplaced, disorder, dups, inFlightDup, unexplained, seenCount, vanished, backwards, total, len(errLines))
+	if fig.total() == 0 {
 		t.Errorf("no fault injected")
 	}
 	if acked.Load() == 0 {
 		t.Errorf("no record acknowledged")
 	}
+}
+
+// faultKind is one kind of fault in the schedule, in the order it
+// cycles through them.
+type faultKind int
+
+const (
+	isolateLeader faultKind = iota
+	killController
+	isolateNode
+	stopNode
+	isolateController
+	killNode
+	numKinds
+)
+
+func (k faultKind) String() string {
+	return [...]string{"isolate a partition leader", "SIGKILL the active controller", "isolate a random node",
+		"SIGSTOP a random node", "isolate the active controller", "SIGKILL a random node"}[k]
+}
+
+// pickMode maps a draw in [0, 10) to a cut mode: mostly stalls (a real
+// partition), then blackholes, then resets.
+func pickMode(draw int) faultproxy.Mode {
+	switch {
+	case draw < 5:
+		return faultproxy.Stall
+	case draw < 8:
+		return faultproxy.Blackhole
+	}
+	return faultproxy.Refuse
+}
+
+// pickDirection maps a draw in [0, 10) to an isolation's direction:
+// mostly both ways, sometimes one way.
+func pickDirection(draw int) faultproxy.Direction {
+	switch {
+	case draw < 6:
+		return faultproxy.Both
+	case draw < 8:
+		return faultproxy.Outbound
+	}
+	return faultproxy.Inbound
+}
+
+// figures counts the faults injected.
+type figures struct {
+	kinds    [numKinds]int
+	ctlKills int // SIGKILLs that hit the active controller
+	modes    map[faultproxy.Mode]int
+	dirs     map[faultproxy.Direction]int
+	// leadersReplaced counts the isolated partition leaders that a node
+	// on the other side saw replaced before the heal.
+	leadersReplaced int
+}
+
+func (f *figures) total() int {
+	n := 0
+	for _, k := range f.kinds {
+		n += k
+	}
+	return n
+}
+
+// String renders the counts per kind, mode and direction.
+func (f figures) String() string {
+	var parts []string
+	for k := range numKinds {
+		extra := ""
+		switch k {
+		case killController, killNode:
+			if k == killNode {
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("SIGKILL+restart %d (of the active controller %d)", f.kinds[killController]+f.kinds[killNode], f.ctlKills))
+			continue
+		case isolateLeader:
+			extra = fmt.Sprintf(", replaced while cut off %d", f.leadersReplaced)
+		}
+		parts = append(parts, fmt.Sprintf("%s %d%s", k, f.kinds[k], extra))
+	}
+	isolations := f.kinds[isolateNode] + f.kinds[isolateLeader] + f.kinds[isolateController]
+	parts = append(parts, fmt.Sprintf("isolations by mode: stall %d, blackhole %d, refuse %d; by direction: both ways %d, outbound %d, inbound %d (of %d)",
+		f.modes[faultproxy.Stall], f.modes[faultproxy.Blackhole], f.modes[faultproxy.Refuse],
+		f.dirs[faultproxy.Both], f.dirs[faultproxy.Outbound], f.dirs[faultproxy.Inbound], isolations))
+	return strings.Join(parts, "; ")
+}
+
+// topicMetadata asks node (0: any node) for the topic's metadata.
+func topicMetadata(ctx context.Context, cl *kgo.Client, node int) (*kmsg.MetadataResponseTopic, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var resp kmsg.Response
+	var err error
+	if node > 0 {
+		resp, err = cl.Broker(node).Request(rctx, req)
+	} else {
+		resp, err = req.RequestWith(rctx, cl)
+	}
+	if err != nil {
+		return nil, err
+	}
+	topics := resp.(*kmsg.MetadataResponse).Topics
+	if len(topics) != 1 {
+		return nil, fmt.Errorf("metadata of node %d: %d topics", node, len(topics))
+	}
+	if err := kerr.ErrorForCode(topics[0].ErrorCode); err != nil {
+		return nil, fmt.Errorf("metadata of node %d: %w", node, err)
+	}
+	return &topics[0], nil
+}
+
+// partitionLeader returns the leader and leader epoch of partition p of
+// the topic as node (0: any node) sees it.
+func partitionLeader(ctx context.Context, cl *kgo.Client, node int, p int32) (leader int, epoch int32, ok bool) {
+	td, err := topicMetadata(ctx, cl, node)
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, mp := range td.Partitions {
+		if mp.Partition == p && mp.ErrorCode == 0 {
+			return int(mp.Leader), mp.LeaderEpoch, true
+		}
+	}
+	return 0, 0, false
 }
 
 // value is the record value of seq in partition p.
@@ -413,36 +614,49 @@ func nearFault(a *ack, windows []window) bool {
 	return false
 }
 
-// waitFullISR waits until every partition of the topic has a leader and
-// all three replicas in its ISR, at most limit, and returns how long that
-// took; it only logs when the limit passes.
-func waitFullISR(ctx context.Context, t *testing.T, adm *kadm.Client, limit time.Duration) (time.Duration, bool) {
+// waitFullISR waits until every node's metadata shows every partition
+// of the topic with a leader and all three replicas in its ISR, at most
+// limit, and returns how long that took; it only logs when the limit
+// passes. Every node is asked (not any one): a node back from a
+// partition answers from its stale image until it catches up.
+func waitFullISR(ctx context.Context, t *testing.T, cl *kgo.Client, limit time.Duration) (time.Duration, bool) {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(limit)
 	var last string
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		td, err := adm.ListTopics(ctx, topic)
-		last = fmt.Sprint(err)
-		if err == nil {
-			last = describe(td[topic])
-			d, ok := td[topic]
-			if ok && d.Err == nil && len(d.Partitions) == partitions {
-				full := true
-				for _, p := range d.Partitions {
-					if p.Err != nil || p.Leader < 0 || len(p.ISR) != 3 {
-						full = false
-					}
-				}
-				if full {
-					return time.Since(start), true
-				}
-			}
+		full := true
+		for id := 1; id <= 3 && full; id++ {
+			var d string
+			d, full = fullISR(ctx, cl, id)
+			last = fmt.Sprintf("node %d: %s", id, d)
+		}
+		if full {
+			return time.Since(start), true
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("the ISR of %s was not full within %v; going on. Last seen: %s", topic, limit, last)
 	return limit, false
+}
+
+// fullISR asks node id for the topic's metadata and reports whether
+// every partition has a leader and a full ISR, with a description.
+func fullISR(ctx context.Context, cl *kgo.Client, id int) (string, bool) {
+	td, err := topicMetadata(ctx, cl, id)
+	if err != nil {
+		return err.Error(), false
+	}
+	full := len(td.Partitions) == partitions
+	var parts []string
+	for _, p := range td.Partitions {
+		err := kerr.ErrorForCode(p.ErrorCode)
+		if err != nil || p.Leader < 0 || len(p.ISR) != 3 {
+			full = false
+		}
+		parts = append(parts, fmt.Sprintf("p%d leader %d epoch %d isr %v err %v", p.Partition, p.Leader, p.LeaderEpoch, p.ISR, err))
+	}
+	return strings.Join(parts, "; "), full
 }
 
 // readAll reads every partition from its start up to ends with a fresh
@@ -534,16 +748,4 @@ func waitConsumed(mu *sync.Mutex, consumed [][]seen, ends kadm.ListedOffsets, li
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// describe renders a topic's partitions as "p0 leader 1 epoch 3 isr [1 2 3]".
-func describe(d kadm.TopicDetail) string {
-	if d.Err != nil {
-		return d.Err.Error()
-	}
-	var parts []string
-	for _, p := range d.Partitions.Sorted() {
-		parts = append(parts, fmt.Sprintf("p%d leader %d epoch %d isr %v err %v", p.Partition, p.Leader, p.LeaderEpoch, p.ISR, p.Err))
-	}
-	return strings.Join(parts, "; ")
 }

@@ -3,16 +3,72 @@
 // controller, as config/cluster/ does) on loopback ports of its own,
 // writes to a topic with replication factor 3 and min.insync.replicas=2
 // with acks=all while it SIGKILLs and restarts nodes (the active
-// controller among them) and SIGSTOPs/SIGCONTs them, and then checks the
-// log against what was acknowledged and what a concurrent consumer saw.
+// controller among them), SIGSTOPs/SIGCONTs them and cuts them off the
+// network (a random node, a partition's leader, the active controller),
+// and then checks the log against what was acknowledged and what a
+// concurrent consumer saw.
 //
 // The default run is short (about 40 s) and runs with `go test`. Set
 // GREGOR_FAULT_DURATION (a Go duration, e.g. 5m) for a soak run, and
 // GREGOR_FAULT_SEED to replay a run's fault schedule (the interleaving
 // with the client still varies).
 //
-// Network partitions (a fault proxy between the nodes) are not injected
-// yet.
+// Network partitions: every connection one node opens to another goes
+// through a fault proxy (internal/faultproxy) of that directed link, so
+// the harness can cut a node off from its peers while clients still
+// reach every node directly. Two kinds of traffic cross between nodes:
+//
+//   - Raft and the controller RPCs (BrokerRegistration, BrokerHeartbeat,
+//     AlterPartition, forwarded admin requests) go to the controller
+//     listener named in controller.quorum.voters. That list is each
+//     node's own config, so node i names, for every peer j, the proxy of
+//     link i→j (its own entry stays its real listener).
+//
+//   - Replica fetches go to the leader's endpoint on the follower's
+//     inter.broker.listener.name, as advertised in the leader's broker
+//     registration (the same for every reader). So each node binds one
+//     replication listener per source node, REPLICATION_FROM_k, and
+//     advertises it at the proxy of link k→i; node k sets
+//     inter.broker.listener.name=REPLICATION_FROM_k, so its fetches from
+//     node i take link k→i. Kafka allows the inter-broker listener to
+//     differ between brokers; each looks its own name up in the others'
+//     registrations.
+//
+// So node i's listeners are reached like this:
+//
+//	                      ┌──────────── node i ─────────────────────────┐
+//	clients ─────────────▶│ PLAINTEXT (direct, advertised as itself)    │
+//	node k ─▶ proxy k→i ─▶│ CONTROLLER (voters of node k name the proxy)│
+//	node k ─▶ proxy k→i ─▶│ REPLICATION_FROM_k (advertised as the proxy)│
+//	                      └─────────────────────────────────────────────┘
+//
+// A link is the connections one node dials to another, and a cut link
+// stops them in both directions. What the harness can make, then
+// (faultproxy.Network.Isolate with a Direction, in any Mode):
+//
+//   - full isolation of one node from the other two (Both): no Raft
+//     either way, no heartbeats, no fetches to or from it, while
+//     clients still produce to it and fetch from it. Isolating a
+//     partition leader this way is Kafka's classic case: the old leader
+//     keeps taking acks=all writes that no follower fetches, which must
+//     time out and never be acknowledged, while the controller fences it
+//     (broker.session.timeout.ms) and elects a new leader from the ISR;
+//     after the heal it truncates to the new leader's log and rejoins
+//     the ISR. Isolating the active controller makes its Raft leadership
+//     lapse (CheckQuorum) and the other two elect a new one.
+//   - a one-way cut, outbound (the node's own dials: its Raft messages,
+//     heartbeats, AlterPartition and fetches fail, while the others'
+//     Raft messages and fetches reach it) or inbound (the reverse: it
+//     heartbeats and fetches but nobody fetches from it or reaches its
+//     Raft listener).
+//   - by mode: connections stall (Stall, resuming on heal), or are reset
+//     and new ones stall (Blackhole), or are reset and refused (Refuse).
+//
+// The wiring cannot cut a node off from the clients (they dial it
+// directly). It could do more than the schedule does: cut a single pair
+// of nodes (faultproxy.Network.Cut: a partial partition where 1 and 2
+// each still reach 3), or a pair's controller traffic apart from its
+// replication traffic (each is its own proxy).
 //
 // TestMain builds the gregor binary once (with -race when the test binary
 // has it). Each node's stderr (slog text) is kept and checked for panics
@@ -28,6 +84,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +92,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/faultproxy"
 	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
@@ -65,9 +123,11 @@ type node struct {
 	id         int
 	clientAddr string
 	ctrlAddr   string
-	logDir     string
-	props      string
-	runs       []*run
+	// replAddr[k] is the bound address of listener REPLICATION_FROM_k.
+	replAddr map[int]string
+	logDir   string
+	props    string
+	runs     []*run
 }
 
 // run is one process of a node.
@@ -101,27 +161,56 @@ func (r *run) exited() bool {
 	}
 }
 
-// cluster is three quorum nodes.
+// cluster is three quorum nodes and the proxies of the links between
+// them.
 type cluster struct {
 	t     *testing.T
 	nodes []*node
+	net   *faultproxy.Network
 }
 
-// newCluster writes the configs of three nodes on free loopback ports
-// and formats their log dirs with one cluster id. It starts nothing.
+// Timeouts the harness sets low, so that a partition of a few seconds
+// outlasts them: a follower cut off for longer than replicaLagMs leaves
+// the ISR, a broker that cannot heartbeat for sessionMs is fenced.
+const (
+	replicaLagMs = 4000
+	sessionMs    = 4000
+	heartbeatMs  = 1000
+)
+
+// replListener is the name of node k's replication listener on every
+// node (see the package doc).
+func replListener(k int) string { return fmt.Sprintf("REPLICATION_FROM_%d", k) }
+
+// newCluster writes the configs of three nodes on free loopback ports,
+// starts the proxies of the links between them and formats their log
+// dirs with one cluster id. It starts no node.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{t: t}
+	c := &cluster{t: t, net: faultproxy.NewNetwork(faultproxy.Config{})}
+	t.Cleanup(func() { c.net.Close() }) // after the nodes' cleanup below
 	used := map[string]bool{}
 	for i := 1; i <= 3; i++ {
 		dir := t.TempDir()
 		n := &node{t: t, id: i, clientAddr: freeAddr(t, used), ctrlAddr: freeAddr(t, used),
-			logDir: filepath.Join(dir, "logs"), props: filepath.Join(dir, "server.properties")}
+			replAddr: map[int]string{},
+			logDir:   filepath.Join(dir, "logs"), props: filepath.Join(dir, "server.properties")}
+		for k := 1; k <= 3; k++ {
+			n.replAddr[k] = freeAddr(t, used)
+		}
 		c.nodes = append(c.nodes, n)
 	}
-	var voters []string
-	for _, n := range c.nodes {
-		voters = append(voters, fmt.Sprintf("%d@%s", n.id, n.ctrlAddr))
+	// link returns the proxy address of link from→to for target.
+	link := func(from, to *node, target string) string {
+		p, err := c.net.Link(int32(from.id), int32(to.id), target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Addr()
+	}
+	protocols := []string{"CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"}
+	for k := 1; k <= 3; k++ {
+		protocols = append(protocols, replListener(k)+":PLAINTEXT")
 	}
 	out, err := exec.Command(gregorBin, "kafka-storage", "random-uuid").Output()
 	if err != nil {
@@ -129,20 +218,41 @@ func newCluster(t *testing.T) *cluster {
 	}
 	clusterID := strings.TrimSpace(string(out))
 	for _, n := range c.nodes {
+		var voters []string
+		listeners := []string{"PLAINTEXT://" + n.clientAddr, "CONTROLLER://" + n.ctrlAddr}
+		advertised := slices.Clone(listeners)
+		for _, peer := range c.nodes {
+			ctl := peer.ctrlAddr
+			if peer != n {
+				ctl = link(n, peer, peer.ctrlAddr) // node n's view of peer
+			}
+			voters = append(voters, fmt.Sprintf("%d@%s", peer.id, ctl))
+			// n's listener for fetches from peer, reached through the
+			// proxy of link peer→n.
+			repl := n.replAddr[peer.id]
+			listeners = append(listeners, replListener(peer.id)+"://"+repl)
+			if peer != n {
+				repl = link(peer, n, repl)
+			}
+			advertised = append(advertised, replListener(peer.id)+"://"+repl)
+		}
 		props := strings.Join([]string{
 			"process.roles=broker,controller",
 			"node.id=" + strconv.Itoa(n.id),
 			"controller.quorum.voters=" + strings.Join(voters, ","),
-			fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://%s", n.clientAddr, n.ctrlAddr),
-			fmt.Sprintf("advertised.listeners=PLAINTEXT://%s,CONTROLLER://%s", n.clientAddr, n.ctrlAddr),
+			"listeners=" + strings.Join(listeners, ","),
+			"advertised.listeners=" + strings.Join(advertised, ","),
 			"controller.listener.names=CONTROLLER",
-			"inter.broker.listener.name=PLAINTEXT",
-			"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+			"inter.broker.listener.name=" + replListener(n.id),
+			"listener.security.protocol.map=" + strings.Join(protocols, ","),
 			"log.dirs=" + n.logDir,
 			"default.replication.factor=3",
 			"min.insync.replicas=2",
 			"offsets.topic.replication.factor=3",
 			"group.initial.rebalance.delay.ms=0",
+			"replica.lag.time.max.ms=" + strconv.Itoa(replicaLagMs),
+			"broker.session.timeout.ms=" + strconv.Itoa(sessionMs),
+			"broker.heartbeat.interval.ms=" + strconv.Itoa(heartbeatMs),
 		}, "\n") + "\n"
 		if err := os.WriteFile(n.props, []byte(props), 0o644); err != nil {
 			t.Fatal(err)
@@ -375,4 +485,27 @@ func (c *cluster) activeController() int {
 		}
 	}
 	return best
+}
+
+// linkStats sums the counters of the proxies of every link from or to
+// node id.
+func (c *cluster) linkStats(id int) faultproxy.Stats {
+	var sum faultproxy.Stats
+	for _, k := range c.net.Links() {
+		if k.From != int32(id) && k.To != int32(id) {
+			continue
+		}
+		p, err := c.net.Link(k.From, k.To, k.Target)
+		if err != nil {
+			continue // closed
+		}
+		st := p.Stats()
+		sum.Accepted += st.Accepted
+		sum.Refused += st.Refused
+		sum.Dropped += st.Dropped
+		sum.Open += st.Open
+		sum.Forwarded += st.Forwarded
+		sum.Held += st.Held
+	}
+	return sum
 }

@@ -374,12 +374,12 @@ func TestListenersAdvertiseWhatTheyServe(t *testing.T) {
 		return out
 	}
 	ctl, brk := keys(c.ControllerAddr(1)), keys(c.BrokerAddr(1))
-	for _, k := range []int16{18, 19, 20, 33, 37, 43, 44, 45, 46, 55, 56, 60, 62, 63} {
+	for _, k := range []int16{1, 18, 19, 20, 33, 37, 43, 44, 45, 46, 55, 56, 59, 60, 62, 63, 64} {
 		if !ctl[k] {
 			t.Errorf("controller listener does not advertise %s", kmsg.NameForKey(k))
 		}
 	}
-	for _, k := range []int16{0, 1, 2, 3, 8, 9, 10} {
+	for _, k := range []int16{0, 2, 3, 8, 9, 10} {
 		if ctl[k] {
 			t.Errorf("controller listener advertises %s", kmsg.NameForKey(k))
 		}

@@ -1,0 +1,161 @@
+package server
+
+// AddPartitionsToTxn (key 24), versions 0-5.
+//
+//	v1: no change.   v2: PRODUCER_FENCED instead of INVALID_PRODUCER_EPOCH
+//	(KIP-588).   v3: flexible.
+//	v4: the batched broker form (KIP-890 part 1): several transactions per
+//	    request, a top-level error, and verify_only, with which a
+//	    partition leader asks whether a partition is in the transaction
+//	    before appending a transactional batch (TRANSACTION_ABORTABLE if
+//	    not).   v5: no change (KIP-890 part 2: a non-verify request of v4+
+//	    speaks transaction version 2).
+//
+// A request whose partitions include one that does not exist adds none:
+// those answer UNKNOWN_TOPIC_OR_PARTITION and the others
+// OPERATION_NOT_ATTEMPTED, as in Kafka. The rest goes to the transaction
+// coordinator of the id (NOT_COORDINATOR elsewhere). Gregor has no
+// authorizer, so v4+ (CLUSTER_ACTION in Kafka) is served to any client.
+// In a v4+ request a transactional id listed twice answers
+// DUPLICATE_RESOURCE for its second entry.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/txn"
+)
+
+func init() {
+	register(handler{key: 24, min: 0, max: 5, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+		return s.handleAddPartitionsToTxn(c, r.(*kmsg.AddPartitionsToTxnRequest)), nil
+	}})
+}
+
+// addPartitionsTopic is the topics and partitions of one transaction of
+// an AddPartitionsToTxn request, in either form.
+type addPartitionsTopic struct {
+	topic      string
+	partitions []int32
+}
+
+func (s *Server) handleAddPartitionsToTxn(c *conn, req *kmsg.AddPartitionsToTxnRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	if req.Version < 4 {
+		topics := make([]addPartitionsTopic, len(req.Topics))
+		for i, t := range req.Topics {
+			topics[i] = addPartitionsTopic{t.Topic, t.Partitions}
+		}
+		r := s.addPartitionsToTxn(c, req.Version, req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, topics)
+		for _, t := range groupByTopic(r.Partitions) {
+			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+			rt.Topic = t.topic
+			for _, p := range t.results {
+				rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, p.ErrorCode
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	seen := map[string]bool{}
+	for _, tr := range req.Transactions {
+		topics := make([]addPartitionsTopic, len(tr.Topics))
+		for i, t := range tr.Topics {
+			topics[i] = addPartitionsTopic{t.Topic, t.Partitions}
+		}
+		var r txn.AddPartitionsResponse
+		if seen[tr.TransactionalID] {
+			r = addPartitionsAll(tr.TransactionalID, topics, kerr.DuplicateResource.Code)
+		} else {
+			seen[tr.TransactionalID] = true
+			r = s.addPartitionsToTxn(c, req.Version, tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, tr.VerifyOnly, topics)
+		}
+		rt := kmsg.NewAddPartitionsToTxnResponseTransaction()
+		rt.TransactionalID = tr.TransactionalID
+		for _, t := range groupByTopic(r.Partitions) {
+			rtt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+			rtt.Topic = t.topic
+			for _, p := range t.results {
+				rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, p.ErrorCode
+				rtt.Partitions = append(rtt.Partitions, rp)
+			}
+			rt.Topics = append(rt.Topics, rtt)
+		}
+		resp.Transactions = append(resp.Transactions, rt)
+	}
+	return resp
+}
+
+// addPartitionsToTxn answers one transaction: partitions that do not
+// exist fail the whole transaction, otherwise the coordinator decides.
+func (s *Server) addPartitionsToTxn(c *conn, version int16, id string, pid int64, epoch int16, verifyOnly bool, topics []addPartitionsTopic) txn.AddPartitionsResponse {
+	im := s.image()
+	var parts []txn.TopicPartition
+	missing := map[txn.TopicPartition]bool{}
+	for _, t := range topics {
+		for _, p := range t.partitions {
+			tp := txn.TopicPartition{Topic: t.topic, Partition: p}
+			parts = append(parts, tp)
+			if _, ok := partitionRegistration(im, t.topic, p); !ok {
+				missing[tp] = true
+			}
+		}
+	}
+	if len(missing) > 0 {
+		resp := addPartitionsAll(id, topics, kerr.OperationNotAttempted.Code)
+		for i := range resp.Partitions {
+			if missing[resp.Partitions[i].TopicPartition] {
+				resp.Partitions[i].ErrorCode = kerr.UnknownTopicOrPartition.Code
+			}
+		}
+		return resp
+	}
+	if s.deps.Txn == nil {
+		return addPartitionsAll(id, topics, kerr.CoordinatorNotAvailable.Code)
+	}
+	return s.deps.Txn.AddPartitionsToTxn(c.ctx, txn.AddPartitionsRequest{
+		Version: version, TransactionalID: id, ProducerID: pid, ProducerEpoch: epoch,
+		VerifyOnly: verifyOnly, Partitions: parts,
+	})
+}
+
+// addPartitionsAll answers every distinct partition of topics with code.
+func addPartitionsAll(id string, topics []addPartitionsTopic, code int16) txn.AddPartitionsResponse {
+	resp := txn.AddPartitionsResponse{TransactionalID: id}
+	seen := map[txn.TopicPartition]bool{}
+	for _, t := range topics {
+		for _, p := range t.partitions {
+			tp := txn.TopicPartition{Topic: t.topic, Partition: p}
+			if !seen[tp] {
+				seen[tp] = true
+				resp.Partitions = append(resp.Partitions, txn.PartitionResult{TopicPartition: tp, ErrorCode: code})
+			}
+		}
+	}
+	return resp
+}
+
+type topicResults struct {
+	topic   string
+	results []txn.PartitionResult
+}
+
+// groupByTopic groups partition results by topic, topics in the order
+// they first appear.
+func groupByTopic(rs []txn.PartitionResult) []topicResults {
+	var out []topicResults
+	index := map[string]int{}
+	for _, r := range rs {
+		i, ok := index[r.Topic]
+		if !ok {
+			i = len(out)
+			index[r.Topic] = i
+			out = append(out, topicResults{topic: r.Topic})
+		}
+		out[i].results = append(out[i].results, r)
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package server
+
+// TxnOffsetCommit (key 28), versions 0-5.
+//
+//	v1: no change.   v2: committed_leader_epoch (KIP-320).
+//	v3: flexible; generation_id, member_id and group_instance_id
+//	    (KIP-447: the producer passes the consumer's group metadata and
+//	    is fenced by the group coordinator if it is stale).
+//	v4: no change.   v5: no change (KIP-890 marker).
+//
+// The producer commits its consumer group's offsets inside its
+// transaction: the group coordinator writes them as a transactional
+// batch of the producer and keeps them pending until the transaction's
+// marker reaches the group's __consumer_offsets partition (group
+// package, txnoffsets.go). Topics and partitions that do not exist are
+// answered UNKNOWN_TOPIC_OR_PARTITION here; the rest per partition by
+// the coordinator. The __consumer_offsets partition is not verified to
+// be in the transaction first (KIP-890 part 1 verification is not
+// done); a fenced producer epoch is refused by the partition's producer
+// state (INVALID_PRODUCER_EPOCH).
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/group"
+)
+
+func init() {
+	register(handler{key: 28, min: 0, max: 5, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
+		return s.handleTxnOffsetCommit(c, r.(*kmsg.TxnOffsetCommitRequest)), nil
+	}})
+}
+
+func (s *Server) handleTxnOffsetCommit(c *conn, req *kmsg.TxnOffsetCommitRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	im := s.image()
+	// codes[i][j] is the answer for request topic i, partition j; -1
+	// until the coordinator answers.
+	codes := make([][]int16, len(req.Topics))
+	tr := group.TxnCommitRequest{
+		TransactionalID: req.TransactionalID, Group: req.Group,
+		ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch,
+		Generation: -1, Version: req.Version,
+	}
+	if req.Version >= 3 {
+		tr.Generation, tr.MemberID, tr.InstanceID = req.Generation, req.MemberID, req.InstanceID
+	}
+	type pos struct{ topic, partition int }
+	var sent []pos
+	for i, rt := range req.Topics {
+		codes[i] = make([]int16, len(rt.Partitions))
+		t, ok := im.Topic(rt.Topic)
+		if !ok {
+			for j := range codes[i] {
+				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+			}
+			continue
+		}
+		ct := group.CommitTopic{Topic: t.Name, TopicID: t.ID}
+		for j, rp := range rt.Partitions {
+			if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			codes[i][j] = -1
+			ct.Partitions = append(ct.Partitions, group.CommitPartition{
+				Partition: rp.Partition, Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: rp.Metadata,
+			})
+			sent = append(sent, pos{i, j})
+		}
+		if len(ct.Partitions) > 0 {
+			tr.Topics = append(tr.Topics, ct)
+		}
+	}
+	if len(sent) > 0 {
+		var r group.CommitResponse
+		if s.deps.Groups == nil {
+			for _, t := range tr.Topics {
+				ct := group.CommitTopicResult{Topic: t.Topic}
+				for _, p := range t.Partitions {
+					ct.Partitions = append(ct.Partitions, group.PartitionError{Partition: p.Partition, ErrorCode: kerr.CoordinatorNotAvailable.Code})
+				}
+				r.Topics = append(r.Topics, ct)
+			}
+		} else {
+			r = s.deps.Groups.TxnCommitOffsets(c.ctx, tr)
+		}
+		// The coordinator answers in request order.
+		k := 0
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				if k < len(sent) {
+					codes[sent[k].topic][sent[k].partition] = p.ErrorCode
+				}
+				k++
+			}
+		}
+	}
+	for i, rt := range req.Topics {
+		st := kmsg.NewTxnOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for j, rp := range rt.Partitions {
+			sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, codes[i][j]
+			if sp.ErrorCode < 0 {
+				sp.ErrorCode = kerr.UnknownServerError.Code
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
