@@ -317,7 +317,7 @@ func runReassignPartitions(ctx context.Context, env *Env, args []string) error {
 	case *verify:
 		return reassignVerify(ctx, env.Stdout, cl, parts, *preserveThrottles)
 	case *cancel:
-		return reassignCancel(ctx, env.Stdout, cl, parts)
+		return reassignCancel(ctx, env.Stdout, cl, parts, *preserveThrottles)
 	default: // --list
 		return reassignList(ctx, env.Stdout, cl)
 	}
@@ -863,7 +863,12 @@ func kerrCode(err error) int16 {
 	return -1
 }
 
-func reassignCancel(ctx context.Context, w io.Writer, cl *kgo.Client, parts []partitionReplicas) error {
+// reassignCancel cancels the file's partitions' active reassignments,
+// then, unless preserveThrottles, clears the replication throttles of
+// every broker and of the file's topics, as Kafka's cancelAssignment
+// does. Kafka prints the log directory moves' line without a line
+// break before the throttle lines; Gregor ends it.
+func reassignCancel(ctx context.Context, w io.Writer, cl *kgo.Client, parts []partitionReplicas, preserveThrottles bool) error {
 	ongoing, err := ongoingReassignments(ctx, cl, parts)
 	if err != nil {
 		return err
@@ -876,17 +881,23 @@ func reassignCancel(ctx context.Context, w io.Writer, cl *kgo.Client, parts []pa
 	}
 	if len(active) == 0 {
 		fmt.Fprintln(w, "None of the specified partition reassignments are active.")
+	} else {
+		failed, err := alterReassignments(ctx, cl, active, true)
+		if err != nil {
+			return err
+		}
+		if len(failed) > 0 {
+			return reassignmentErrors("cancelling", failed)
+		}
+		fmt.Fprintf(w, "Successfully cancelled partition reassignment%s for: %s\n", plural(len(active)), partitionNames(active))
+	}
+	fmt.Fprintln(w, "None of the specified partition moves are active.")
+	if preserveThrottles {
 		return nil
 	}
-	failed, err := alterReassignments(ctx, cl, active, true)
-	if err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		return reassignmentErrors("cancelling", failed)
-	}
-	fmt.Fprintf(w, "Successfully cancelled partition reassignment%s for: %s\n", plural(len(active)), partitionNames(active))
-	return nil
+	sorted := slices.Clone(parts)
+	slices.SortFunc(sorted, comparePartitionReplicas)
+	return clearThrottles(ctx, w, cl, topicsOf(sorted))
 }
 
 func reassignList(ctx context.Context, w io.Writer, cl *kgo.Client) error {

@@ -245,8 +245,11 @@ func TestReplicationToolsCluster(t *testing.T) {
 		if r, _, _ := partitionState(t, addr, "moves", 0); !reflect.DeepEqual(r, []int32{2, 3}) {
 			t.Errorf("replicas after reassignment %v", r)
 		}
-		if got := mustRun(t, "kafka-reassign-partitions", "--bootstrap-server", addr, "--cancel", "--reassignment-json-file", plan); got != "None of the specified partition reassignments are active.\n" {
+		if got := mustRun(t, "kafka-reassign-partitions", "--bootstrap-server", addr, "--cancel", "--reassignment-json-file", plan); got != "None of the specified partition reassignments are active.\nNone of the specified partition moves are active.\n"+clearing {
 			t.Errorf("--cancel = %q", got)
+		}
+		if got := mustRun(t, "kafka-reassign-partitions", "--bootstrap-server", addr, "--cancel", "--preserve-throttles", "--reassignment-json-file", plan); got != "None of the specified partition reassignments are active.\nNone of the specified partition moves are active.\n" {
+			t.Errorf("--cancel --preserve-throttles = %q", got)
 		}
 		if got := mustRun(t, "kafka-reassign-partitions", "--bootstrap-server", addr, "--list"); got != "No partition reassignments found.\n" {
 			t.Errorf("--list = %q", got)
