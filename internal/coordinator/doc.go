@@ -30,7 +30,7 @@
 //
 // Loading: a shard is created by Sync when this node leads the partition.
 // Before serving, it reads the partition from its log start offset to its
-// high watermark and replays every record, and every transaction marker
+// log end offset and replays every record, and every transaction marker
 // into a MarkerReplayer (marker.go), then calls StateMachine.Loaded.
 // Operations submitted meanwhile are refused with ErrLoadInProgress. A shard that Sync no longer lists is
 // unloaded: StateMachine.Unloaded answers what is pending, queued

@@ -8,7 +8,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/apierror"
 )
 
-// Errors an operation can be refused with before it runs.
+// Errors. The exported ones refuse an operation before it runs.
 var (
 	// ErrNotCoordinator: no shard of this partition runs here (this node
 	// does not lead it, or it was unloaded). NOT_COORDINATOR.
@@ -19,6 +19,10 @@ var (
 	// ErrClosed: the runtime is closed. NOT_COORDINATOR, as a client must
 	// look for the coordinator again.
 	ErrClosed = errors.New("coordinator: runtime closed")
+
+	// errNotMarker: a control batch holding something other than one
+	// transaction marker (ParseMarker).
+	errNotMarker = errors.New("coordinator: control batch is not a transaction marker")
 )
 
 // Code returns the Kafka error code for an error from this package or

@@ -16,8 +16,10 @@ type Log interface {
 	// Kafka appends with AppendOrigin.COORDINATOR.
 	Append(batch []byte) (baseOffset int64, err error)
 	// Read returns whole batches from offset, about maxBytes (at least
-	// one batch), below the high watermark, and the high watermark.
-	Read(offset int64, maxBytes int) (data []byte, highWatermark int64, err error)
+	// one batch), below end, and end: the log end offset of the leader
+	// (Kafka loads coordinators with FetchIsolation.LOG_END; a new
+	// leader's high watermark may lag records it already has).
+	Read(offset int64, maxBytes int) (data []byte, end int64, err error)
 	// LogStartOffset is the first offset still in the log.
 	LogStartOffset() int64
 }
@@ -48,8 +50,8 @@ func buildBatch(b Batch, nowMs int64, codec record.Codec) ([]byte, error) {
 	return record.Build(opts, recs)
 }
 
-// load replays log from its start to its high watermark into sm and
-// returns how many records it replayed.
+// load replays log from its start to its end into sm and returns how
+// many records it replayed.
 func load(log Log, sm StateMachine, bufBytes int) (int, error) {
 	offset := log.LogStartOffset()
 	n := 0
@@ -62,7 +64,7 @@ func load(log Log, sm StateMachine, bufBytes int) (int, error) {
 			if offset >= hw {
 				return n, nil
 			}
-			return n, fmt.Errorf("no data at offset %d below the high watermark %d", offset, hw)
+			return n, fmt.Errorf("no data at offset %d below the log end %d", offset, hw)
 		}
 		buf := data
 		for len(data) > 0 {

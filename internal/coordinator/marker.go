@@ -17,7 +17,6 @@ package coordinator
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/gregor-streaming/gregor/internal/record"
@@ -59,10 +58,6 @@ const (
 	markerKeySize     = 4
 	markerValueSize   = 6
 )
-
-// errNotMarker: a control batch holding something other than one
-// transaction marker.
-var errNotMarker = errors.New("coordinator: control batch is not a transaction marker")
 
 // BuildMarker returns the control batch of m, timestamped nowMs, ready
 // for an append (offset 0, no leader epoch).

@@ -150,9 +150,14 @@ func (l partitionLog) Append(batch []byte) (int64, error) {
 	return res.BaseOffset, nil
 }
 
+// Read reads up to the log end offset, not the high watermark: a new
+// leader's high watermark lags what its log holds until its followers
+// fetch, and a shard that loaded less would lose records already
+// answered (Kafka's coordinator loader reads with FetchIsolation.LOG_END).
 func (l partitionLog) Read(offset int64, maxBytes int) ([]byte, int64, error) {
-	res, err := l.p.Read(offset, maxBytes, replica.ReadUncommitted, -1, true)
-	return res.Data, res.HighWatermark, err
+	leo := l.p.Log().LogEndOffset()
+	info, err := l.p.Log().Read(offset, maxBytes, leo, true)
+	return info.Data, leo, err
 }
 
 func (l partitionLog) LogStartOffset() int64 { return l.p.Log().LogStartOffset() }

@@ -302,7 +302,6 @@ func (m *markerSender) report(p *pendingMarkers, parts []txn.TopicPartition) {
 	if len(parts) == 0 || m.complete == nil {
 		return
 	}
-	m.log.Info("DEBUG markers written", "id", p.req.TransactionalID, "commit", p.req.Commit, "epoch", p.req.ProducerEpoch, "parts", parts)
 	m.complete(p.req.TxnPartition, txn.MarkersDone{
 		TransactionalID:  p.req.TransactionalID,
 		ProducerID:       p.req.ProducerID,

@@ -24,10 +24,13 @@
 //   - Produce: Partition.Append; for acks=all, Purgatory().Add with
 //     RequiredOffset = LastOffset+1 for every partition, and answer when
 //     the DelayedProduce is Done (its Errors are per partition).
-//   - Fetch from a consumer: Partition.Read (up to the high watermark);
-//     from Fetch v11, ReadFromReplica, which a follower also serves, up
-//     to its own high watermark (KIP-392). ReadReplicas gives a leader's
-//     replica selector the in-sync followers that hold an offset.
+//   - Fetch from a consumer: Partition.Read (up to the high watermark,
+//     or for read_committed up to the last stable offset, with the
+//     aborted transactions the data overlaps); from Fetch v11,
+//     ReadFromReplica, which a follower also serves, up to its own high
+//     watermark or last stable offset (KIP-392). ReadReplicas gives a
+//     leader's replica selector the in-sync followers that hold an
+//     offset.
 //   - Fetch from a follower (replica id >= 0): Partition.ReadForFollower
 //     (up to the log end offset; DivergingEpoch for Fetch v12+), with
 //     SkipStateUpdate on the re-reads of a long poll.

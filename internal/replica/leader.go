@@ -245,9 +245,10 @@ type FollowerReadResult struct {
 	// followers read past the high watermark.
 	Data []byte
 	// The leader's offsets as of before the read.
-	HighWatermark  int64
-	LogStartOffset int64
-	LogEndOffset   int64
+	HighWatermark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+	LogEndOffset     int64
 	// DivergingEpoch and DivergingEndOffset are set (>= 0) when the
 	// follower's log diverges from the leader's at FetchOffset (KIP-320,
 	// Fetch v12+): the leader's largest epoch <= LastFetchedEpoch and
@@ -266,7 +267,7 @@ type FollowerReadResult struct {
 // UNKNOWN_LEADER_EPOCH for an unknown replica at the current epoch,
 // OFFSET_OUT_OF_RANGE, KAFKA_STORAGE_ERROR.
 func (p *Partition) ReadForFollower(f FollowerFetch) (FollowerReadResult, error) {
-	res := FollowerReadResult{HighWatermark: -1, LogStartOffset: -1, LogEndOffset: -1, DivergingEpoch: -1, DivergingEndOffset: -1}
+	res := FollowerReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, LogEndOffset: -1, DivergingEpoch: -1, DivergingEndOffset: -1}
 	st := p.state.Load()
 	if err := p.checkLeaderEpoch(st, f.CurrentLeaderEpoch); err != nil {
 		return res, err
@@ -287,6 +288,7 @@ func (p *Partition) ReadForFollower(f FollowerFetch) (FollowerReadResult, error)
 	// The offsets before the read: appends after it must not keep the
 	// follower from counting as caught up.
 	res.HighWatermark, res.LogStartOffset, res.LogEndOffset = p.log.HighWatermark(), p.log.LogStartOffset(), p.log.LogEndOffset()
+	res.LastStableOffset = min(p.log.LastStableOffset(), res.HighWatermark)
 	if f.LastFetchedEpoch >= 0 {
 		epoch, end := p.log.EndOffsetForEpoch(f.LastFetchedEpoch)
 		if epoch < 0 || end < 0 {
@@ -317,12 +319,12 @@ func (p *Partition) ReadForFollower(f FollowerFetch) (FollowerReadResult, error)
 	l := p.mu.leader
 	if l == nil || l.leaderEpoch != st.leaderEpoch || !l.isFollower(f.ReplicaID) {
 		p.mu.Unlock()
-		return FollowerReadResult{HighWatermark: -1, LogStartOffset: -1, LogEndOffset: -1, DivergingEpoch: -1, DivergingEndOffset: -1},
+		return FollowerReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, LogEndOffset: -1, DivergingEpoch: -1, DivergingEndOffset: -1},
 			apierror.New(kerr.NotLeaderForPartition, "")
 	}
 	if err := l.updateFollower(f.ReplicaID, f.FetchOffset, f.LogStartOffset, res.LogEndOffset, f.BrokerEpoch, nowMs); err != nil {
 		p.mu.Unlock()
-		return FollowerReadResult{HighWatermark: -1, LogStartOffset: -1, LogEndOffset: -1, DivergingEpoch: -1, DivergingEndOffset: -1},
+		return FollowerReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, LogEndOffset: -1, DivergingEpoch: -1, DivergingEndOffset: -1},
 			apierror.New(kerr.NotLeaderForPartition, "Received stale fetch state update from replica %d with broker epoch %d", f.ReplicaID, f.BrokerEpoch)
 	}
 	req := l.maybeExpand(f.ReplicaID, p.log.HighWatermark())

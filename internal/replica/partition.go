@@ -281,11 +281,17 @@ type ReadResult struct {
 	HighWatermark    int64
 	LastStableOffset int64
 	LogStartOffset   int64
+	// AbortedTransactions are, for read_committed, the aborted
+	// transactions overlapping Data (storage.Log.ReadCommitted), for the
+	// Fetch response's aborted_transactions; the caller owns them.
+	AbortedTransactions []storage.AbortedTxn
 }
 
 // Read returns batches from offset, up to maxBytes (at least one batch if
-// minOneBatch), bounded by the high watermark (or the last stable offset
-// for read_committed). currentLeaderEpoch is checked as in KIP-320.
+// minOneBatch), bounded by the high watermark, or for read_committed by
+// the last stable offset, with the aborted transactions the data overlaps
+// (Kafka's FetchIsolation.TXN_COMMITTED). currentLeaderEpoch is checked as
+// in KIP-320.
 func (p *Partition) Read(offset int64, maxBytes int, isolation int8, currentLeaderEpoch int32, minOneBatch bool) (ReadResult, error) {
 	if _, err := p.leaderState(currentLeaderEpoch); err != nil {
 		return ReadResult{}, err
@@ -294,20 +300,24 @@ func (p *Partition) Read(offset int64, maxBytes int, isolation int8, currentLead
 }
 
 // readUpToHighWatermark reads for a consumer, on a leader or (KIP-392) a
-// follower: up to this replica's high watermark.
+// follower: up to this replica's high watermark, or for read_committed
+// its last stable offset. A follower's last stable offset comes from its
+// own copy of the transactions (storage/lso.go), bounded by its high
+// watermark.
 func (p *Partition) readUpToHighWatermark(offset int64, maxBytes int, isolation int8, minOneBatch bool) (ReadResult, error) {
 	hw := p.log.HighWatermark()
-	lso := hw // no transactions yet: the LSO is the high watermark
-	limit := hw
-	if isolation == ReadCommitted {
-		limit = lso
-	}
-	res := ReadResult{HighWatermark: hw, LastStableOffset: lso, LogStartOffset: p.log.LogStartOffset()}
+	res := ReadResult{HighWatermark: hw, LastStableOffset: min(p.log.LastStableOffset(), hw), LogStartOffset: p.log.LogStartOffset()}
 	if offset > hw && offset <= p.log.LogEndOffset() {
 		// Between the HW and the LEO: nothing visible yet.
 		return res, nil
 	}
-	info, err := p.log.Read(offset, maxBytes, limit, minOneBatch)
+	var info storage.ReadInfo
+	var err error
+	if isolation == ReadCommitted {
+		info, err = p.log.ReadCommitted(offset, maxBytes, minOneBatch)
+	} else {
+		info, err = p.log.Read(offset, maxBytes, hw, minOneBatch)
+	}
 	if err != nil {
 		if errors.Is(err, storage.ErrOffsetOutOfRange) {
 			return res, apierror.New(kerr.OffsetOutOfRange, "")
@@ -316,6 +326,11 @@ func (p *Partition) readUpToHighWatermark(offset int64, maxBytes int, isolation 
 	}
 	res.Data = info.Data
 	res.LogStartOffset = info.LogStartOffset
+	if isolation == ReadCommitted {
+		// The offsets the read was bounded by.
+		res.HighWatermark, res.LastStableOffset = info.HighWatermark, info.LastStableOffset
+		res.AbortedTransactions = info.AbortedTxns
+	}
 	return res, nil
 }
 
@@ -330,9 +345,13 @@ const (
 
 // ListOffset answers ListOffsets for one partition: the offset and
 // timestamp for timestamp, or (-1, -1) when no record is that recent.
-// Clients (isolation >= 0) get OFFSET_NOT_AVAILABLE for the latest offset
-// or a timestamp lookup while a new leader's high watermark is still below
-// the start of its epoch (KIP-207), so that the offsets they see never go
+// The latest offset is the last fetchable one: the high watermark, the
+// last stable offset for read_committed (KIP-98), the log end offset for a
+// replica; lookups by timestamp (MAX_TIMESTAMP too) answer only offsets
+// below it, as Kafka's Partition.fetchOffsetForTimestamp does. Clients
+// (isolation >= 0) get OFFSET_NOT_AVAILABLE for the latest offset or a
+// timestamp lookup while a new leader's high watermark is still below the
+// start of its epoch (KIP-207), so that the offsets they see never go
 // backwards across a leader change.
 func (p *Partition) ListOffset(timestamp int64, isolation int8, currentLeaderEpoch int32) (offset, ts int64, epoch int32, err error) {
 	st, err := p.leaderState(currentLeaderEpoch)
@@ -341,11 +360,15 @@ func (p *Partition) ListOffset(timestamp int64, isolation int8, currentLeaderEpo
 	}
 	epoch = st.leaderEpoch
 	hw := p.log.HighWatermark()
-	limit := hw // the last fetchable offset (no transactions yet: LSO = HW)
+	limit := hw // the last fetchable offset
 	lagging := false
-	if isolation == IsolationLogEnd {
+	switch isolation {
+	case IsolationLogEnd:
 		limit = p.log.LogEndOffset()
-	} else if start, ok := p.EpochStartOffset(); ok && start > hw {
+	case ReadCommitted:
+		limit = min(p.log.LastStableOffset(), hw)
+	}
+	if start, ok := p.EpochStartOffset(); ok && start > hw && isolation != IsolationLogEnd {
 		lagging = true
 	}
 	notAvailable := func() error {
@@ -363,7 +386,7 @@ func (p *Partition) ListOffset(timestamp int64, isolation int8, currentLeaderEpo
 		return -1, -1, -1, nil
 	case MaxTimestamp:
 		mts, moff := p.log.MaxTimestamp()
-		if moff < 0 {
+		if moff < 0 || moff >= limit {
 			return -1, -1, -1, nil
 		}
 		return moff, mts, epoch, nil

@@ -30,6 +30,14 @@ package server
 // NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers to consumers name
 // the current leader and its endpoint (v16+, KIP-951).
 //
+// Isolation (KIP-98): read_uncommitted reads up to the high watermark;
+// read_committed up to the last stable offset, and each partition's
+// aborted_transactions lists the producer id and first offset of every
+// aborted transaction overlapping the returned batches, from the
+// partitions' transaction indexes, so that the consumer drops their
+// records (a follower serving a consumer, KIP-392, answers from its own
+// copy). aborted_transactions is null for read_uncommitted, as in Kafka.
+//
 // Replication quotas (KIP-73): a follower's partition throttled by the
 // leader quota (leader.replication.throttled.replicas names it for this
 // broker) gets no records while the quota is exceeded, unless the
@@ -45,6 +53,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/apierror"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/replica"
+	"github.com/gregor-streaming/gregor/internal/storage"
 )
 
 func init() {
@@ -249,6 +258,9 @@ type fetchResult struct {
 	// preferredReadReplica sends a consumer to a follower (KIP-392); -1
 	// to read here.
 	preferredReadReplica int32
+	// aborted are, for read_committed, the aborted transactions the data
+	// overlaps.
+	aborted []storage.AbortedTxn
 }
 
 // readFetch reads every partition within the byte limits (KIP-74: the
@@ -293,7 +305,7 @@ func (s *Server) readFetch(im *metadata.Image, parts []*fetchPartition, maxBytes
 				MinOneBatch:        total == 0,
 				SkipStateUpdate:    reread,
 			})
-			r.highWatermark, r.lastStable, r.logStartOffset = fr.HighWatermark, fr.HighWatermark, fr.LogStartOffset
+			r.highWatermark, r.lastStable, r.logStartOffset = fr.HighWatermark, fr.LastStableOffset, fr.LogStartOffset
 			r.divergingEpoch, r.divergingEndOffset = fr.DivergingEpoch, fr.DivergingEndOffset
 			if r.divergingEpoch >= 0 {
 				answerNow = true
@@ -310,19 +322,19 @@ func (s *Server) readFetch(im *metadata.Image, parts []*fetchPartition, maxBytes
 				l := fp.p.Log()
 				r.preferredReadReplica = pref
 				r.highWatermark, r.logStartOffset = l.HighWatermark(), l.LogStartOffset()
-				r.lastStable = r.highWatermark
+				r.lastStable = min(l.LastStableOffset(), r.highWatermark)
 				answerNow = true
 				continue
 			}
 			var rr replica.ReadResult
 			rr, err = fp.p.ReadFromReplica(fp.fetchOffset, limit, params.isolation, fp.currentLeaderEpoch, total == 0)
 			r.highWatermark, r.lastStable, r.logStartOffset = rr.HighWatermark, rr.LastStableOffset, rr.LogStartOffset
-			data = rr.Data
+			data, r.aborted = rr.Data, rr.AbortedTransactions
 		default:
 			var rr replica.ReadResult
 			rr, err = fp.p.Read(fp.fetchOffset, limit, params.isolation, fp.currentLeaderEpoch, total == 0)
 			r.highWatermark, r.lastStable, r.logStartOffset = rr.HighWatermark, rr.LastStableOffset, rr.LogStartOffset
-			data = rr.Data
+			data, r.aborted = rr.Data, rr.AbortedTransactions
 		}
 		if err != nil {
 			r.err = codeOf(err)
@@ -399,7 +411,13 @@ func (s *Server) fillFetchResponse(im *metadata.Image, resp *kmsg.FetchResponse,
 		p.PreferredReadReplica = r.preferredReadReplica
 		p.DivergingEpoch.Epoch, p.DivergingEpoch.EndOffset = r.divergingEpoch, r.divergingEndOffset
 		if req.IsolationLevel == replica.ReadCommitted {
-			p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			// Never null for read_committed (Kafka sends an empty list).
+			p.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(r.aborted))
+			for _, t := range r.aborted {
+				a := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+				a.ProducerID, a.FirstOffset = t.ProducerID, t.FirstOffset
+				p.AbortedTransactions = append(p.AbortedTransactions, a)
+			}
 		}
 		if req.Version >= 16 && !params.fromFollower() && fp.name != "" &&
 			(r.err == kerr.NotLeaderForPartition.Code || r.err == kerr.FencedLeaderEpoch.Code) {

@@ -9,8 +9,11 @@ package server
 //	v11: -6 = earliest pending upload (KIP-1023).
 //
 // Timestamps: -1 latest (high watermark, or last stable offset for
-// read_committed), -2 earliest, otherwise the first offset whose timestamp
-// is at least the one asked for. Only the leader answers. A follower
+// read_committed: an open transaction holds it back, KIP-98), -2
+// earliest, otherwise the first offset whose timestamp is at least the
+// one asked for; lookups by timestamp (-3 too) answer only offsets below
+// that latest offset, so read_committed never learns of an offset inside
+// an undecided transaction. Only the leader answers. A follower
 // (replica_id >= 0) gets the log end offset for -1, not the high
 // watermark (Kafka's FetchIsolation.LOG_END); a consumer asking a new
 // leader whose high watermark has not yet reached its epoch's start gets

@@ -170,6 +170,7 @@ func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, logAppendTime in
 		return AppendInfo{}, err
 	}
 	l.mu.producers.apply(producers)
+	l.completeTxnsLocked(producers.completed, l.activeLocked(), true)
 	l.mu.producers.mapEndOffset = next
 	info := AppendInfo{FirstOffset: first, LastOffset: next - 1, MaxTimestamp: maxTs, LogAppendTime: -1, LogStartOffset: l.mu.logStartOffset}
 	if logAppendTime >= 0 {
@@ -186,12 +187,14 @@ func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, logAppendTime in
 
 // AppendAsFollower appends batches replicated from the leader, keeping
 // their offsets and leader epochs. The first batch must start at or after
-// LogEndOffset and offsets must increase; a gap (as compaction leaves)
-// starts a new segment, so that offsets within a segment run on without
-// gaps. Each batch's epoch is recorded in the leader epoch cache if new,
-// and batches with a producer id update the producer state without the
-// leader's checks. Like Append it does not keep batches and writes each
-// gap-free run with one write call.
+// LogEndOffset and offsets must increase; gaps (as compaction leaves them)
+// stay inside the segment, which rolls only by the rules of a leader
+// append (see the package doc). Each batch's epoch is recorded in the
+// leader epoch cache if new, and batches with a producer id update the
+// producer state without the leader's checks; their transactions move the
+// last stable offset and aborted ones get transaction index entries, as on
+// the leader. Like Append it does not keep batches and writes them with
+// one write call.
 func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	var arr [8]batchMeta
 	metas, err := parseBatches(batches, arr[:0])
@@ -224,32 +227,35 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	var rolled bool
 	pos := 0
 	for start := 0; start < len(metas); {
-		// A run of batches without offset gaps.
+		// Normally one chunk: only offsets spanning more than a segment's
+		// int32 relative offsets (a gap of 2^31) split the append.
 		end, size := start+1, metas[start].size
-		for end < len(metas) && metas[end].base == metas[end-1].base+int64(metas[end-1].lastDelta)+1 {
+		for end < len(metas) && metas[end].base+int64(metas[end].lastDelta)-metas[start].base <= math.MaxInt32 {
 			size += metas[end].size
 			end++
 		}
-		run := metas[start:end]
-		r, err := l.maybeRollLocked(run, int64(size), nowMs)
+		chunk := metas[start:end]
+		r, err := l.maybeRollLocked(chunk, int64(size), nowMs)
 		rolled = rolled || r
-		for i := 0; err == nil && i < len(run); i++ {
-			if run[i].epoch >= 0 {
-				err = l.assignEpochLocked(run[i].epoch, run[i].base)
+		for i := 0; err == nil && i < len(chunk); i++ {
+			if chunk[i].epoch >= 0 {
+				err = l.assignEpochLocked(chunk[i].epoch, chunk[i].base)
 			}
 		}
 		if err == nil {
-			err = l.writeLocked(batches[pos:pos+size], run, nowMs)
+			err = l.writeLocked(batches[pos:pos+size], chunk, nowMs)
 		}
 		if err != nil {
 			l.mu.Unlock()
 			return AppendInfo{}, err
 		}
-		// Replicated batches update the producer state unchecked, one run
-		// at a time so that a roll's snapshot covers the runs before it.
-		producers, _ := l.mu.producers.prepare(batches[pos:pos+size], run, originReplication)
+		// Replicated batches update the producer state unchecked, one
+		// chunk at a time so that a roll's snapshot covers the chunks
+		// before it.
+		producers, _ := l.mu.producers.prepare(batches[pos:pos+size], chunk, originReplication)
 		l.mu.producers.apply(producers)
-		l.mu.producers.mapEndOffset = run[len(run)-1].base + int64(run[len(run)-1].lastDelta) + 1
+		l.completeTxnsLocked(producers.completed, l.activeLocked(), true)
+		l.mu.producers.mapEndOffset = chunk[len(chunk)-1].base + int64(chunk[len(chunk)-1].lastDelta) + 1
 		pos += size
 		start = end
 	}
@@ -284,26 +290,29 @@ func (l *Log) afterAppend(bgFlush, flush bool) error {
 	return nil
 }
 
-// maybeRollLocked starts a new active segment at metas[0].base when
-// Kafka's LogSegment.shouldRoll says so: the append would push the segment
-// past segment.bytes, the segment's first append is older than segment.ms,
-// an index would exceed segment.index.bytes, or a relative offset would
-// overflow int32. It also rolls at an offset gap. An empty active segment
-// at the wrong base offset is replaced rather than rolled.
+// maybeRollLocked starts a new active segment when Kafka's
+// LogSegment.shouldRoll says so: the append would push the segment past
+// segment.bytes, the segment's first append is older than segment.ms, an
+// index would exceed segment.index.bytes, or a relative offset would
+// overflow int32. An offset gap (a follower's) is no reason to roll. The
+// new segment starts at the log end offset, so that segments tile the
+// offsets (recovery relies on it) even when the append starts after a
+// gap; only if that would overflow its relative offsets does it start at
+// metas[0].base. An empty active segment is used as it is, or replaced
+// at metas[0].base on such an overflow.
 func (l *Log) maybeRollLocked(metas []batchMeta, size, nowMs int64) (bool, error) {
 	cfg := l.mu.cfg
 	s := l.activeLocked()
 	first := metas[0].base
 	last := metas[len(metas)-1].base + int64(metas[len(metas)-1].lastDelta)
 	if s.size == 0 {
-		if s.base == first {
+		if last-s.base <= math.MaxInt32 {
 			return false, nil
 		}
 		return false, l.rollLocked(first, nowMs)
 	}
 	roll := s.size+size > cfg.SegmentBytes ||
 		nowMs-s.rollAtMs > cfg.SegmentMs ||
-		first != s.nextOffset ||
 		last-s.base > math.MaxInt32
 	if !roll {
 		// Count the index entries this append would add.
@@ -320,7 +329,11 @@ func (l *Log) maybeRollLocked(metas []batchMeta, size, nowMs int64) (bool, error
 	if !roll {
 		return false, nil
 	}
-	return true, l.rollLocked(first, nowMs)
+	base := s.nextOffset
+	if last-base > math.MaxInt32 {
+		base = first
+	}
+	return true, l.rollLocked(base, nowMs)
 }
 
 // rollLocked makes a new empty active segment at base. A producer

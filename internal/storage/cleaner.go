@@ -23,9 +23,9 @@ import (
 //
 // What a cleaning may touch: the segments from the log's start up to the
 // first uncleanable offset, a segment base that is at most the active
-// segment's base, the high watermark's segment (the cleaner never cleans
-// uncommitted data) and the first segment with records younger than
-// min.compaction.lag.ms. The dirty part starts at the cleaner checkpoint,
+// segment's base, the last stable offset's segment (the cleaner never
+// cleans uncommitted data nor undecided transactions) and the first
+// segment with records younger than min.compaction.lag.ms. The dirty part starts at the cleaner checkpoint,
 // cleaner-offset-checkpoint in each log dir (Kafka's format, "0\n<count>\n"
 // then "<topic> <partition> <offset>\n" lines).
 //
@@ -33,11 +33,13 @@ import (
 // the latest of its key in the cleaned range, and a tombstone (null value)
 // only until its batch's delete horizon (KIP-534: set to now +
 // delete.retention.ms by the first cleaning that keeps it); records without
-// a key go. Control and transactional batches are kept as they are, as is
-// (emptied of superseded records) the last batch of every active producer,
-// so that idempotent producer state survives, and the last batch of every
-// cleaned segment, so that segments still tile the offsets (recovery relies
-// on that). See cleaner_clean.go for the rewrite and the crash-safe swap.
+// a key go, and so do the records of aborted transactions; a transaction
+// marker stays while its transaction has batches left and goes after its
+// own delete horizon (cleaner_txn.go). The last batch of every active
+// producer is kept (emptied of superseded records), so that idempotent
+// producer state survives, and so is the last batch of every cleaned
+// segment, so that segments still tile the offsets (recovery relies on
+// that). See cleaner_clean.go for the rewrite and the crash-safe swap.
 
 // CleanerCheckpointFile is the name of the cleaner checkpoint in a log dir.
 const CleanerCheckpointFile = "cleaner-offset-checkpoint"

@@ -45,11 +45,11 @@ func (r cleanRange) ratio() float64 {
 }
 
 // cleanerUpperBoundLocked is the offset the cleaner must not clean past:
-// the high watermark, which the replica layer sets, as Kafka cleans only
-// committed data. Transactions will lower it to the last stable offset
-// (Kafka's UnifiedLog.lastStableOffset), so that an open transaction is
-// never cleaned.
-func (l *Log) cleanerUpperBoundLocked() int64 { return l.mu.highWatermark }
+// the last stable offset, min(first unstable offset, high watermark), as
+// in Kafka's LogCleanerManager.cleanableOffsets: only replicated data
+// (the replica layer sets the high watermark) and only decided
+// transactions are cleaned.
+func (l *Log) cleanerUpperBoundLocked() int64 { return l.lastStableOffsetLocked() }
 
 // cleanableRange works out the range the cleaner may clean now (Kafka's
 // LogCleanerManager.cleanableOffsets, calculateCleanableBytes and
@@ -119,12 +119,17 @@ type snapSegment struct {
 	size           int64
 	indexBytes     int64
 	timeIndexBytes int64
-	dirtyPos       int64 // file position to build the offset map from (the first dirty batch's index entry)
+	dirtyPos       int64        // file position to build the offset map from (the first dirty batch's index entry)
+	aborted        []AbortedTxn // the aborted transactions overlapping [base, end)
 }
 
 type cleanSnapshot struct {
 	cfg  Config
 	segs []snapSegment // the non-active segments below firstUncleanable
+	// mapAborted are the aborted transactions overlapping the range the
+	// offset map covers, [firstDirty, upper).
+	mapAborted []AbortedTxn
+	upper      int64 // min(firstUncleanable, the end of the last segment)
 }
 
 func (s *cleanSnapshot) release() {
@@ -135,7 +140,8 @@ func (s *cleanSnapshot) release() {
 }
 
 // cleanerSnapshot takes the non-active segments below firstUncleanable,
-// with their indexes loaded.
+// with their indexes loaded, and the aborted transactions the cleaning
+// needs to know of.
 func (l *Log) cleanerSnapshot(firstDirty, firstUncleanable int64) (*cleanSnapshot, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -154,7 +160,12 @@ func (l *Log) cleanerSnapshot(firstDirty, firstUncleanable int64) (*cleanSnapsho
 		if firstDirty > s.base {
 			ss.dirtyPos = s.index.lookupPosition(s.rel(min(firstDirty, ss.end-1)))
 		}
+		ss.aborted = l.collectAbortedTxnsLocked(ss.base, ss.end)
 		snap.segs = append(snap.segs, ss)
+	}
+	if len(snap.segs) > 0 {
+		snap.upper = min(firstUncleanable, snap.segs[len(snap.segs)-1].end)
+		snap.mapAborted = l.collectAbortedTxnsLocked(firstDirty, snap.upper)
 	}
 	return snap, nil
 }
@@ -228,7 +239,7 @@ func (c *cleaner) clean(l *Log, rng cleanRange, nowMs int64, done func() error) 
 	if len(snap.segs) == 0 {
 		return st, nil
 	}
-	upper := min(rng.firstUncleanable, snap.segs[len(snap.segs)-1].end)
+	upper := snap.upper
 	if upper <= rng.firstDirty {
 		return st, nil
 	}
@@ -247,12 +258,13 @@ func (c *cleaner) clean(l *Log, rng cleanRange, nowMs int64, done func() error) 
 			segs = append(segs, ss)
 		}
 	}
-	lastOfProducer := lastBatchesOfActiveProducers(l)
+	lastOfProducer := lastRecordsOfActiveProducers(l)
+	txns := newCleanedTxns() // carried from group to group, as transactions span them
 	for _, group := range groupSegmentsBySize(segs, snap.cfg.SegmentBytes, int64(snap.cfg.SegmentIndexBytes), upper) {
 		if err := done(); err != nil {
 			return st, err
 		}
-		if err := c.cleanGroup(l, snap.cfg, group, lastOfProducer, nowMs, done, &st); err != nil {
+		if err := c.cleanGroup(l, snap.cfg, group, lastOfProducer, txns, nowMs, done, &st); err != nil {
 			return st, err
 		}
 		st.segmentsBefore += len(group)
@@ -266,12 +278,14 @@ func (c *cleaner) clean(l *Log, rng cleanRange, nowMs int64, done func() error) 
 // buildOffsetMap maps the keys of the records in [firstDirty, upper) to
 // their latest offsets (Kafka's buildOffsetMap). It returns the offset up
 // to which the map covers the log: upper, or less if the map filled up.
-// Control batches and transactional batches add nothing: with
-// transactions, committed ones will be added and aborted ones skipped.
+// Control batches and the batches of aborted transactions add nothing;
+// those of committed transactions add their keys like any others.
 func (c *cleaner) buildOffsetMap(snap *cleanSnapshot, firstDirty, upper int64, done func() error, st *cleanStats) (int64, error) {
 	m := c.offsets
 	m.reset(upper - firstDirty)
 	errFull := errors.New("offset map full")
+	txns := newCleanedTxns()
+	txns.add(snap.mapAborted)
 	for _, ss := range snap.segs {
 		if ss.end <= firstDirty || ss.base >= upper {
 			continue
@@ -290,10 +304,18 @@ func (c *cleaner) buildOffsetMap(snap *cleanSnapshot, firstDirty, upper int64, d
 				return 0, err
 			}
 			st.mapBytesRead += int64(len(b))
+			aborted := false
+			if h.IsControl() {
+				if _, err := txns.onControlBatch(h, b); err != nil {
+					return 0, MarkCorruption(fmt.Errorf("segment %d at byte %d: %w", ss.base, pos, err))
+				}
+			} else {
+				aborted = txns.onDataBatch(h)
+			}
 			if h.LastOffset() < firstDirty {
 				continue
 			}
-			if !h.IsControl() && !h.IsTransactional() {
+			if !h.IsControl() && !aborted {
 				err := record.Records(b, func(r record.Record) error {
 					off := h.BaseOffset + int64(r.OffsetDelta)
 					if r.Key == nil || off < firstDirty {
@@ -335,16 +357,15 @@ func readError(s *segment, pos int64, err error) error {
 	return fmt.Errorf("read segment %d: %w", s.base, err)
 }
 
-// lastBatchesOfActiveProducers maps each active producer to the last offset
-// of its last batch: the cleaner keeps that batch (empty if need be) so
-// that the producer's sequence numbers survive cleaning (Kafka's
-// lastRecordsOfActiveProducers and BatchRetention.RETAIN_EMPTY).
-func lastBatchesOfActiveProducers(l *Log) map[int64]int64 {
-	out := map[int64]int64{}
+// lastRecordsOfActiveProducers maps each active producer to its last
+// write: the cleaner keeps that batch (empty if need be) so that the
+// producer's sequence numbers, or for a producer whose last write is a
+// marker its epoch, survive cleaning (Kafka's lastRecordsOfActiveProducers
+// and BatchRetention.RETAIN_EMPTY).
+func lastRecordsOfActiveProducers(l *Log) map[int64]lastRecord {
+	out := map[int64]lastRecord{}
 	for _, p := range l.ActiveProducers() {
-		if off := p.LastDataOffset(); off >= 0 {
-			out[p.ProducerID] = off
-		}
+		out[p.ProducerID] = lastRecord{lastDataOffset: p.LastDataOffset(), epoch: p.ProducerEpoch}
 	}
 	return out
 }
@@ -387,10 +408,13 @@ func groupSegmentsBySize(segs []snapSegment, maxSize, maxIndexSize, firstUnclean
 // <base>.log.cleaned (and indexes), fsynced, renamed to .swap; then the old
 // segments' files are renamed to .deleted and the .swap files to their
 // names, each stage fsynced; completeSwaps finishes the job after a crash.
-func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProducer map[int64]int64, nowMs int64, done func() error, st *cleanStats) (err error) {
+// txns follows the transactions through the groups of one cleaning; the
+// ABORT markers kept in this group go to the new segment's transaction
+// index.
+func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProducer map[int64]lastRecord, txns *cleanedTxns, nowMs int64, done func() error, st *cleanStats) (err error) {
 	base := group[0].base
 	final := func(suffix string) string { return filepath.Join(l.dir, segmentFileName(base, suffix)) }
-	suffixes := []string{indexSuffix, timeIndexSuffix, logSuffix} // the log last: its rename is the commit point
+	all := []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix}
 	f, err := os.OpenFile(final(logSuffix)+cleanedSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return l.failLocked("create cleaned segment", err)
@@ -404,7 +428,7 @@ func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProd
 		if errors.Is(err, errCleanerCrash) {
 			return // the files stay as a crash would leave them
 		}
-		for _, suffix := range suffixes {
+		for _, suffix := range all {
 			_ = os.Remove(final(suffix) + cleanedSuffix)
 			_ = os.Remove(final(suffix) + swapSuffix)
 		}
@@ -414,6 +438,8 @@ func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProd
 	}
 
 	ns := &segment{base: base, dir: l.dir, file: f, nextOffset: base, maxTimestamp: -1, offsetOfMaxTimestamp: base, rollAtMs: -1}
+	txns.index = &ns.txnIndex
+	defer func() { txns.index = nil }()
 	w := bufio.NewWriterSize(f, c.ioBufferSize)
 	horizon := nowMs + cfg.DeleteRetentionMs
 	if cfg.DeleteRetentionMs > math.MaxInt64-nowMs {
@@ -421,7 +447,9 @@ func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProd
 	}
 	m := c.offsets
 	interval := int64(cfg.IndexIntervalBytes)
+	dropAll := func(int64, *record.Record) bool { return false }
 	for gi, ss := range group {
+		txns.add(ss.aborted)
 		sc := newScannerChunk(ss.seg.file, 0, ss.size, c.ioBufferSize)
 		for {
 			h, b, pos, err := sc.next()
@@ -436,17 +464,35 @@ func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProd
 			}
 			st.bytesRead += int64(len(b))
 			out := c.buf[:0]
-			switch {
-			case h.IsControl() || h.IsTransactional():
-				// Kept as they are until transactions: then aborted data
-				// goes, and markers after delete.retention.ms.
-				out = append(out, b...)
-			default:
-				lastOfGroup := gi == len(group)-1 && pos+int64(len(b)) == ss.size
-				last, active := lastOfProducer[h.ProducerID]
-				lastOfPid := h.HasProducerID() && active && last == h.LastOffset()
-				hz, hasHorizon := h.DeleteHorizon()
+			lastOfGroup := gi == len(group)-1 && pos+int64(len(b)) == ss.size
+			lr, active := lastOfProducer[h.ProducerID]
+			lastOfPid := h.HasProducerID() && active && lr.keepsProducerState(h)
+			hz, hasHorizon := h.DeleteHorizon()
+			if h.IsControl() {
+				// A marker goes once its transaction has no batch left and
+				// its delete horizon has passed (cleaner_txn.go).
+				discardable, err := txns.onControlBatch(h, b)
+				if err != nil {
+					return MarkCorruption(fmt.Errorf("segment %d at byte %d: %w", ss.base, pos, err))
+				}
+				discardRecords := discardable && hasHorizon && nowMs >= hz
+				switch {
+				case h.RecordCount > 0 && !discardRecords && discardable && !hasHorizon:
+					out, err = withDeleteHorizon(out, b, h, horizon)
+				case h.RecordCount > 0 && !discardRecords:
+					out = append(out, b...)
+				case lastOfGroup || lastOfPid:
+					out, _, err = record.FilterBatch(out, b, record.FilterOptions{DeleteHorizonMs: -1, RetainEmpty: true}, dropAll)
+				}
+				if err != nil {
+					return MarkCorruption(fmt.Errorf("segment %d at byte %d: %w", ss.base, pos, err))
+				}
+			} else {
+				aborted := txns.onDataBatch(h)
 				keep := func(off int64, r *record.Record) bool {
+					if aborted {
+						return false // an aborted transaction's
+					}
 					if off > m.latest {
 						return true // beyond the map: dirty, kept
 					}
@@ -503,10 +549,20 @@ func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProd
 		_ = os.Chtimes(final(logSuffix)+cleanedSuffix, fi.ModTime(), fi.ModTime())
 	}
 	ns.appendFinalTimeIndexEntry()
-	for _, x := range []struct {
+	// The files to swap in; the log last: its rename is the commit point.
+	suffixes := []string{indexSuffix, timeIndexSuffix, logSuffix}
+	indexes := []struct {
 		suffix string
 		buf    []byte
-	}{{indexSuffix, ns.index.buf}, {timeIndexSuffix, ns.timeIndex.buf}} {
+	}{{indexSuffix, ns.index.buf}, {timeIndexSuffix, ns.timeIndex.buf}}
+	if len(ns.txnIndex.buf) > 0 {
+		suffixes = []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix}
+		indexes = append(indexes, struct {
+			suffix string
+			buf    []byte
+		}{txnIndexSuffix, ns.txnIndex.buf})
+	}
+	for _, x := range indexes {
 		path := final(x.suffix) + cleanedSuffix
 		err := truncateIndexFile(path, 0)
 		if err == nil {
@@ -521,6 +577,7 @@ func (c *cleaner) cleanGroup(l *Log, cfg Config, group []snapSegment, lastOfProd
 	}
 	ns.index.persisted, ns.index.synced = len(ns.index.buf), len(ns.index.buf)
 	ns.timeIndex.persisted, ns.timeIndex.synced = len(ns.timeIndex.buf), len(ns.timeIndex.buf)
+	ns.txnIndex.persisted, ns.txnIndex.synced = len(ns.txnIndex.buf), len(ns.txnIndex.buf)
 	ns.loaded.Store(true)
 	st.bytesWritten += ns.size
 	if err := c.step(stepWritten); err != nil {

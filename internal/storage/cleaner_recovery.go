@@ -30,9 +30,11 @@ const (
 //     replaces, every .log/.index/.timeindex whose base offset lies in
 //     [base, its end offset), are removed and it is renamed to <base>.log.
 //     The cleaner keeps the last batch of every cleaned segment, so that
-//     end offset is where the next segment begins.
-//   - index .swap files are removed; the recovered segment has no index
-//     files and recovery rebuilds them.
+//     end offset is where the next segment begins. Their .txnindex files
+//     go too.
+//   - index .swap files (.txnindex.swap too) are removed; the recovered
+//     segment has no index files and recovery rebuilds them, the
+//     transaction index by replaying the producer state.
 //
 // Files already renamed to *.deleted are left to the caller, which removes
 // them. A crash at any point therefore leaves either the old segments or
@@ -76,7 +78,7 @@ func completeSwaps(dir string, logger *slog.Logger) error {
 		logger.Info("storage: completing an interrupted cleaner swap", "dir", dir, "segment", base, "end_offset", end)
 		for _, e := range entries {
 			name := e.Name()
-			for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suffix := range segmentSuffixes {
 				if b, ok := parseSegmentFileName(name, suffix); ok && b >= base && b < end {
 					if err := remove(name); err != nil {
 						return err

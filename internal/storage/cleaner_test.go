@@ -356,9 +356,10 @@ func TestCleanerMapFull(t *testing.T) {
 	diffRecords(t, "after the cleanings", logRecords(t, l), model.records)
 }
 
-// TestCleanerKeepsSpecialBatches: control and transactional batches are
-// copied as they are, and the last batch of an active producer survives,
-// emptied, so that its sequence numbers do.
+// TestCleanerKeepsSpecialBatches: the last batch of an active producer
+// survives, emptied, so that its sequence numbers do, a committed
+// transaction's batch among them; its marker is copied as it is while
+// the transaction has a batch in the log.
 func TestCleanerKeepsSpecialBatches(t *testing.T) {
 	clock := newFakeClock()
 	cfg := testConfig()
@@ -408,7 +409,7 @@ func TestCleanerKeepsSpecialBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.SetHighWatermark(l.LogEndOffset())
-	if _, ok := lastBatchesOfActiveProducers(l)[7]; !ok {
+	if _, ok := lastRecordsOfActiveProducers(l)[7]; !ok {
 		t.Fatalf("producer 7 not active: %+v", l.ActiveProducers())
 	}
 	cleanLog(t, testCleaner(), l, -1, clock.Ms())
@@ -427,8 +428,11 @@ func TestCleanerKeepsSpecialBatches(t *testing.T) {
 	if hs[0].BaseOffset != 0 || hs[0].RecordCount != 0 || hs[0].LastOffset() != 1 || hs[0].ProducerID != 7 || hs[0].LastSequence() != 1 {
 		t.Fatalf("producer's last batch not kept empty: %+v", hs[0])
 	}
-	if !bytes.Equal(raw[1], withBase(txnBatch, 2)) || !bytes.Equal(raw[2], withBase(marker, 4)) {
-		t.Fatal("transactional or control batch changed")
+	if h := hs[1]; h.BaseOffset != 2 || h.RecordCount != 0 || h.LastOffset() != 3 || h.ProducerID != 8 || !h.IsTransactional() {
+		t.Fatalf("transactional producer's last batch not kept empty: %+v", h)
+	}
+	if !bytes.Equal(raw[2], withBase(marker, 4)) {
+		t.Fatal("control batch changed")
 	}
 	if hs[3].BaseOffset != 5 || hs[3].RecordCount != 2 {
 		t.Fatalf("latest values: %+v", hs[3])

@@ -16,8 +16,16 @@
 //	info, err := l.Append(batches, leaderEpoch, -1) // leader: assigns offsets
 //	l.SetHighWatermark(hw)                          // after replication
 //	r, err := l.Read(fetchOffset, maxBytes, l.HighWatermark(), true)
+//	rc, err := l.ReadCommitted(fetchOffset, maxBytes, true) // up to the LSO, with rc.AbortedTxns
 //	...
 //	m.Close() // flushes, checkpoints, writes the clean-shutdown marker
+//
+// Batches with a producer id are checked against the partition's producer
+// state (producerstate.go); transactional batches open transactions and
+// markers close them, which decides the last stable offset
+// (LastStableOffset, lso.go) and the transaction index of aborted
+// transactions (txnindex.go) that read_committed fetches are answered
+// from.
 //
 // The caller validates batches (record package) before Append; the log
 // checks only their framing. Read returns stored bytes and never decodes
@@ -33,20 +41,28 @@
 //	  meta.properties                    version=1, cluster.id, node.id, directory.id
 //	  .kafka_cleanshutdown               {"version":"0","broker_epoch":"N"}; present only while shut down cleanly
 //	  recovery-point-offset-checkpoint   \
-//	  replication-offset-checkpoint       > "0\n<count>\n" then "<topic> <partition> <offset>\n" lines
-//	  log-start-offset-checkpoint        /
+//	  replication-offset-checkpoint       \ "0\n<count>\n" then "<topic> <partition> <offset>\n" lines
+//	  log-start-offset-checkpoint         /
+//	  cleaner-offset-checkpoint          /  (the log cleaner's: where each compacted log's dirty part starts)
 //	  <topic>-<partition>/
-//	    00000000000000000000.log         RecordBatch v2 bytes exactly as appended
+//	    00000000000000000000.log         RecordBatch v2 bytes exactly as appended (or as the cleaner kept them)
 //	    00000000000000000000.index       sparse offset index
 //	    00000000000000000000.timeindex   sparse time index
+//	    00000000000000000000.txnindex    aborted transactions whose marker is in the segment (txnindex.go);
+//	                                     only for segments that have some
 //	    00000000000001048576.log …       next segment: name = its base offset, 20 digits
+//	    00000000000001048576.snapshot    producer state of the batches below that offset (producersnapshot.go)
 //	    leader-epoch-checkpoint          "0\n<count>\n" then "<epoch> <start offset>\n" lines
 //	    partition.metadata               "version: 0\ntopic_id: <base64url uuid>\n"
+//	    <segment file>.cleaned           a segment the cleaner is writing (removed on open)
+//	    <segment file>.swap              a cleaned segment written in full, waiting to replace the
+//	                                     segments it was cleaned from (the swap finishes on open)
+//	    <segment file>.deleted           a segment file waiting for file.delete.delay.ms
 //	  <topic>-<partition>.<32 hex>-delete/   a partition being deleted
 //
-// Checkpoint files and partition.metadata are replaced atomically (write
-// .tmp, fsync, rename, fsync the dir). Segment files being deleted are
-// first renamed with a ".deleted" suffix.
+// Checkpoint files, producer snapshots and partition.metadata are
+// replaced atomically (write .tmp, fsync, rename, fsync the dir). Segment
+// files being deleted are first renamed with a ".deleted" suffix.
 //
 // Offset index entry (big endian), one per index.interval.bytes of batches:
 //
@@ -67,16 +83,23 @@
 // Kafka keys both indexes by a batch's last offset; we key them by the base
 // offset, which lets a lookup land on the batch holding the target. Either
 // key is within the batch, so Kafka reads our indexes and we read Kafka's.
+// The transaction index entry is drawn in txnindex.go, the producer
+// snapshot in producersnapshot.go.
 //
 // # Segments
 //
 // Appends go to the last (active) segment with one write call, into the
 // page cache. A new segment is rolled before an append when the active one
 // would exceed segment.bytes, its first append is more than segment.ms old,
-// an index would exceed segment.index.bytes, a relative offset would
-// overflow int32, or (followers only) the append leaves an offset gap.
-// Within a segment offsets run on without gaps, and the first batch starts
-// at the segment's base offset.
+// an index would exceed segment.index.bytes, or a relative offset would
+// overflow int32. Offsets increase within a segment but may have gaps: the
+// cleaner removes records, and a follower copying a compacted leader
+// appends its batches as they are, gaps included, rolling by the same
+// rules. A segment's first batch may start after its base offset, but
+// segments tile the offsets: a new segment's base is the log end offset
+// when it is rolled (only an append more than 2^31 offsets past it starts
+// one at its own first offset), and the cleaner keeps the last batch of
+// every segment it rewrites.
 //
 // fsync happens only when flush.messages offsets are unflushed, when the
 // Manager finds a log flush.ms old, after a roll (for the older segments,
@@ -98,6 +121,13 @@
 // begins, are removed, so the log keeps a prefix of what was appended.
 // Batches with a new leader epoch re-enter the leader epoch cache. A bad
 // leader-epoch-checkpoint forces a scan of every segment.
+//
+// The producer state, open transactions included, is then loaded from the
+// latest producer snapshot at or below the log end offset (or, if segments
+// were scanned, at or below the first of them) and the batches after it
+// are replayed; the replay rebuilds the transaction indexes of the scanned
+// segments (and of any segment whose .txnindex is malformed). The other
+// segments' transaction indexes are read as they are.
 //
 // Index entries are kept in memory and written to the index files at roll,
 // flush and close: after a crash the files of segments at or above the

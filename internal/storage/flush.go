@@ -37,10 +37,10 @@ func (l *Log) lastFlushMs() int64 {
 }
 
 type syncJob struct {
-	seg               *segment
-	idxPath, timePath string
-	idxLen, timeLen   int // index bytes to sync, -1 if already synced
-	err               error
+	seg                        *segment
+	idxPath, timePath, txnPath string
+	idxLen, timeLen, txnLen    int // index bytes to sync, -1 if already synced
+	err                        error
 }
 
 // flushFlushMuLocked fsyncs the data in [recovery point, upTo) and any
@@ -73,15 +73,18 @@ func (l *Log) flushFlushMuLocked(upTo int64, closing bool) error {
 			l.mu.Unlock()
 			return l.failLocked("flush", err)
 		}
-		j := syncJob{seg: s, idxPath: s.path(indexSuffix), timePath: s.path(timeIndexSuffix), idxLen: -1, timeLen: -1}
+		j := syncJob{seg: s, idxPath: s.path(indexSuffix), timePath: s.path(timeIndexSuffix), txnPath: s.path(txnIndexSuffix), idxLen: -1, timeLen: -1, txnLen: -1}
 		if s.index.persisted > s.index.synced {
 			j.idxLen = s.index.persisted
 		}
 		if s.timeIndex.persisted > s.timeIndex.synced {
 			j.timeLen = s.timeIndex.persisted
 		}
+		if s.txnIndex.persisted > s.txnIndex.synced {
+			j.txnLen = s.txnIndex.persisted
+		}
 		hasData := s.base < upTo && l.segmentEndLocked(i) > rp && s.size > 0
-		if hasData || j.idxLen >= 0 || j.timeLen >= 0 {
+		if hasData || j.idxLen >= 0 || j.timeLen >= 0 || j.txnLen >= 0 {
 			s.acquire()
 			jobs = append(jobs, j)
 		}
@@ -98,6 +101,9 @@ func (l *Log) flushFlushMuLocked(upTo int64, closing bool) error {
 		}
 		if j.err == nil && j.timeLen >= 0 {
 			j.err = syncFile(j.timePath)
+		}
+		if j.err == nil && j.txnLen >= 0 {
+			j.err = syncFile(j.txnPath)
 		}
 		j.seg.release()
 	}
@@ -127,6 +133,9 @@ func (l *Log) flushFlushMuLocked(upTo int64, closing bool) error {
 		}
 		if j.timeLen >= 0 {
 			s.timeIndex.synced = min(max(s.timeIndex.synced, j.timeLen), len(s.timeIndex.buf))
+		}
+		if j.txnLen >= 0 {
+			s.txnIndex.synced = min(max(s.txnIndex.synced, j.txnLen), len(s.txnIndex.buf))
 		}
 	}
 	l.mu.recoveryPoint = max(l.mu.recoveryPoint, upTo)

@@ -201,8 +201,12 @@ func (l *Log) load(opts Options) error {
 		return err
 	}
 	var bases []int64
+	txnIndexes := map[int64]bool{} // segments with a .txnindex file
 	for _, e := range entries {
 		name := e.Name()
+		if base, ok := parseSegmentFileName(name, txnIndexSuffix); ok {
+			txnIndexes[base] = true
+		}
 		switch {
 		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, ".tmp"),
 			strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
@@ -220,7 +224,7 @@ func (l *Log) load(opts Options) error {
 	slices.Sort(bases)
 	for _, e := range entries {
 		name := e.Name()
-		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suffix := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if base, ok := parseSegmentFileName(name, suffix); ok {
 				if _, found := slices.BinarySearch(bases, base); !found {
 					if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -395,7 +399,58 @@ func (l *Log) load(opts Options) error {
 	}
 	l.mu.recoveryPoint = max(rp, 0)
 	l.mu.lastFlushMs = nowMs
-	return l.loadProducerStateLocked(leo)
+	txnIndexFrom, err := l.loadTxnIndexesLocked(recoveredFrom, txnIndexes)
+	if err != nil {
+		return err
+	}
+	if err := l.loadProducerStateLocked(leo, txnIndexFrom); err != nil {
+		return err
+	}
+	if txnIndexFrom >= 0 {
+		// The replay rebuilt these; make the files match.
+		for _, s := range l.mu.segments {
+			if s.base >= txnIndexFrom {
+				if err := s.rewriteTxnIndexFile(); err != nil {
+					return err
+				}
+				l.mu.dirDirty = true
+			}
+		}
+	}
+	return nil
+}
+
+// loadTxnIndexesLocked loads the transaction index of every segment below
+// rebuildFrom (-1: all), the first segment recovery scanned, and empties
+// those from there on, which the producer state replay rebuilds. A bad
+// index file below it moves the rebuild down to its segment. It returns
+// where the rebuild starts, -1 if nothing needs it. present are the
+// segments that have a .txnindex file.
+func (l *Log) loadTxnIndexesLocked(rebuildFrom int64, present map[int64]bool) (int64, error) {
+	segs := l.mu.segments
+	for i, s := range segs {
+		if rebuildFrom >= 0 && s.base >= rebuildFrom {
+			s.txnIndex.reset()
+			continue
+		}
+		if !present[s.base] {
+			s.txnIndex.reset()
+			continue
+		}
+		if err := s.loadTxnIndex(); err != nil {
+			return -1, err
+		}
+		end := nextBase(segs, i)
+		if end < 0 {
+			end = s.nextOffset
+		}
+		if err := s.txnIndex.validate(s.base, end); err != nil {
+			l.logger.Warn("storage: rebuilding a bad transaction index", "segment", s.base, "err", err)
+			s.txnIndex.reset()
+			rebuildFrom = s.base
+		}
+	}
+	return rebuildFrom, nil
 }
 
 // dropSegmentsOnLoad removes segs[i:] and their files while loading.
@@ -449,7 +504,15 @@ func (l *Log) HighWatermark() int64 {
 func (l *Log) SetHighWatermark(offset int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.setHighWatermarkLocked(offset)
+}
+
+// setHighWatermarkLocked sets the clamped high watermark; completed
+// transactions whose markers it passes stop holding the last stable
+// offset back (Kafka's onHighWatermarkUpdated).
+func (l *Log) setHighWatermarkLocked(offset int64) {
 	l.mu.highWatermark = min(max(offset, l.mu.logStartOffset), l.logEndOffsetLocked())
+	l.mu.producers.removeUnreplicated(l.mu.highWatermark)
 }
 
 // RecoveryPoint returns the offset below which the log is known to be

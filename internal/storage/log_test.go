@@ -788,12 +788,13 @@ func TestAppendAsFollower(t *testing.T) {
 	bad := append(makeBatch(batchSpec{base: 5, timestamps: []int64{1, 2}, epoch: 4}), makeBatch(batchSpec{base: 6, epoch: 4})...)
 	_, err = l.AppendAsFollower(bad)
 	wantErr(t, err, ErrUnexpectedAppendOffset)
-	// A gap starts a new segment.
+	// A gap (a compacted leader's) stays inside the segment: followers
+	// roll by the normal rules only.
 	gap := append(makeBatch(batchSpec{base: 3, epoch: 4}), makeBatch(batchSpec{base: 10, timestamps: []int64{1, 2}, epoch: 4})...)
 	if _, err := l.AppendAsFollower(gap); err != nil {
 		t.Fatal(err)
 	}
-	if l.LogEndOffset() != 12 || l.NumSegments() != 2 {
+	if l.LogEndOffset() != 12 || l.NumSegments() != 1 {
 		t.Fatalf("LEO %d, %d segments", l.LogEndOffset(), l.NumSegments())
 	}
 	info2, err := l.Read(5, 1000, math.MaxInt64, false)
@@ -802,6 +803,47 @@ func TestAppendAsFollower(t *testing.T) {
 	}
 	if hs := batchesOf(t, info2.Data); hs[0].BaseOffset != 10 {
 		t.Fatalf("read in the gap starts at %d", hs[0].BaseOffset)
+	}
+}
+
+// TestFollowerGapsRollByTheNormalRules: a follower copying a compacted
+// leader writes batches with offset gaps into the active segment; a roll
+// (here by segment.bytes) starts the new segment at the log end offset,
+// so segments still tile the offsets, and an unclean restart recovers
+// every batch, gaps in the last segment included.
+func TestFollowerGapsRollByTheNormalRules(t *testing.T) {
+	cfg := testConfig()
+	one := makeBatch(batchSpec{base: 0, epoch: 1, valueSize: 100})
+	cfg.SegmentBytes = int64(3 * len(one))
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg, Options{})
+	var want []int64
+	for i := range 10 {
+		base := int64(i * 5) // every batch after a gap of 4 offsets
+		if _, err := l.AppendAsFollower(makeBatch(batchSpec{base: base, epoch: 1, valueSize: 100})); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, base)
+	}
+	if n := l.NumSegments(); n != 4 {
+		t.Fatalf("%d segments, want 4 (3 batches each)", n)
+	}
+	l.mu.RLock()
+	for i, s := range l.mu.segments[1:] {
+		if prev := l.mu.segments[i]; s.base != prev.nextOffset {
+			t.Errorf("segment %d does not continue segment %d, which ends at %d", s.base, prev.base, prev.nextOffset)
+		}
+	}
+	l.mu.RUnlock()
+	crashLog(l)
+	l = openLog(t, dir, cfg, Options{})
+	defer l.Close()
+	var got []int64
+	for _, h := range batchesOf(t, readAll(t, l, math.MaxInt64)) {
+		got = append(got, h.BaseOffset)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || l.LogEndOffset() != 46 {
+		t.Fatalf("after recovery: batches at %v, LEO %d; want %v, 46", got, l.LogEndOffset(), want)
 	}
 }
 

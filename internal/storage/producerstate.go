@@ -55,10 +55,12 @@ import (
 // (CurrentTxnFirstOffset), and control batches (end-transaction markers)
 // close it and record the coordinator epoch, as Kafka's
 // appendEndTxnMarker does; a marker from an older coordinator epoch is
-// ErrTransactionCoordinatorFenced. The broker's own writes (markers, a
+// ErrTransactionCoordinatorFenced, one with an older producer epoch
+// ErrInvalidProducerEpoch. The broker's own writes (markers, a
 // coordinator's transactional records) go through AppendAsCoordinator
-// (AppendOrigin.COORDINATOR: epoch checks only). The last stable offset
-// and the transaction index are not kept yet.
+// (AppendOrigin.COORDINATOR: epoch checks only). The transactions opened
+// and completed decide the last stable offset (lso.go), and aborted ones
+// get transaction index entries (txnindex.go).
 
 // Errors of the producer state checks of a leader append. Handlers map
 // them to Kafka's codes: ErrOutOfOrderSequence to
@@ -216,6 +218,10 @@ type producerAppend struct {
 	// duplicate is set when a batch repeats one already appended; the
 	// append is then skipped.
 	duplicate *BatchMetadata
+	// started are the transactions the append opens and completed those
+	// it closes, in log order (a follower's append may do both).
+	started   []txnMetadata
+	completed []completedTxn
 }
 
 // producerStateManager is one partition's producer state and its snapshot
@@ -234,6 +240,12 @@ type producerStateManager struct {
 	lastSnapOffset int64
 	// snapshots are the offsets of the snapshot files in dir, sorted.
 	snapshots []int64
+
+	// ongoing are the open transactions and unreplicated the completed
+	// ones whose marker is not yet below the high watermark, each sorted
+	// by first offset (Kafka's ongoingTxns and unreplicatedTxns; lso.go).
+	ongoing      []txnMetadata
+	unreplicated []txnMetadata
 }
 
 func newProducerStateManager(logger *slog.Logger, expirationMs int64) *producerStateManager {
@@ -282,9 +294,9 @@ func (m *producerStateManager) prepare(b []byte, metas []batchMeta, origin appen
 		}
 		var err error
 		if meta.control() {
-			err = m.appendControlBatch(u, meta, batch, origin)
+			err = m.appendControlBatch(&pa, u, meta, batch, origin)
 		} else {
-			err = m.appendDataBatch(u, meta, origin)
+			err = m.appendDataBatch(&pa, u, meta, origin)
 		}
 		if err != nil {
 			return producerAppend{}, err
@@ -331,7 +343,7 @@ func checkSequence(u *producerUpdate, epoch int16, firstSeq int32, offset int64)
 }
 
 // appendDataBatch is Kafka's appendDataBatch.
-func (m *producerStateManager) appendDataBatch(u *producerUpdate, meta *batchMeta, origin appendOrigin) error {
+func (m *producerStateManager) appendDataBatch(pa *producerAppend, u *producerUpdate, meta *batchMeta, origin appendOrigin) error {
 	first := meta.base
 	if err := m.checkEpoch(u, meta.producerEpoch, first, origin); err != nil {
 		return err
@@ -351,6 +363,7 @@ func (m *producerStateManager) appendDataBatch(u *producerUpdate, meta *batchMet
 		}
 	case e.CurrentTxnFirstOffset < 0 && meta.transactional():
 		e.CurrentTxnFirstOffset = first
+		pa.started = append(pa.started, txnMetadata{producerID: e.ProducerID, firstOffset: first, lastOffset: -1})
 	}
 	return nil
 }
@@ -396,8 +409,11 @@ func parseEndTxnMarker(batch []byte, meta *batchMeta) (mk endTxnMarker, ok bool,
 	return mk, ok, err
 }
 
-// appendControlBatch is Kafka's appendEndTxnMarker for a control batch.
-func (m *producerStateManager) appendControlBatch(u *producerUpdate, meta *batchMeta, batch []byte, origin appendOrigin) error {
+// appendControlBatch is Kafka's appendEndTxnMarker for a control batch:
+// it closes the producer's open transaction, if any (a marker without one
+// completes nothing: Kafka emits a CompletedTxn only for transactions
+// with data).
+func (m *producerStateManager) appendControlBatch(pa *producerAppend, u *producerUpdate, meta *batchMeta, batch []byte, origin appendOrigin) error {
 	mk, ok, err := parseEndTxnMarker(batch, meta)
 	if err != nil {
 		if origin == originReplication {
@@ -421,6 +437,9 @@ func (m *producerStateManager) appendControlBatch(u *producerUpdate, meta *batch
 		m.logger.Info("storage: transaction marker with an older coordinator epoch", "producer_id", e.ProducerID,
 			"offset", meta.base, "coordinator_epoch", mk.coordinatorEpoch, "last_coordinator_epoch", e.CoordinatorEpoch)
 	}
+	if e.CurrentTxnFirstOffset >= 0 {
+		pa.completed = append(pa.completed, completedTxn{producerID: e.ProducerID, firstOffset: e.CurrentTxnFirstOffset, lastOffset: meta.base, aborted: !mk.commit})
+	}
 	e.updateEpoch(meta.producerEpoch)
 	e.CoordinatorEpoch = mk.coordinatorEpoch
 	e.LastTimestamp = mk.timestamp
@@ -428,10 +447,16 @@ func (m *producerStateManager) appendControlBatch(u *producerUpdate, meta *batch
 	return nil
 }
 
-// apply installs the updates of an append that was written.
+// apply installs the updates of an append that was written and records
+// the transactions it opened (Kafka's update). The caller then completes
+// pa.completed (Log.completeTxnsLocked), which needs the segment the
+// markers went to.
 func (m *producerStateManager) apply(pa producerAppend) {
 	for _, u := range pa.updates {
 		m.producers[u.pid] = u.entry
+	}
+	for _, t := range pa.started {
+		m.startTxn(t.producerID, t.firstOffset)
 	}
 }
 
@@ -462,14 +487,16 @@ func (m *producerStateManager) active() []ProducerState {
 	return out
 }
 
-// replayBatch applies one batch found in the log (origin replication).
-func (m *producerStateManager) replayBatch(h record.Header, batch []byte) {
+// replayBatch applies one batch found in the log (origin replication) and
+// returns the transactions it completed, for the caller to complete.
+func (m *producerStateManager) replayBatch(h record.Header, batch []byte) []completedTxn {
 	if !h.HasProducerID() {
-		return
+		return nil
 	}
 	metas := []batchMeta{metaOf(h, len(batch))}
 	pa, _ := m.prepare(batch, metas, originReplication) // never fails for replication
 	m.apply(pa)
+	return pa.completed
 }
 
 // ActiveProducers returns the state of every producer the partition
@@ -495,8 +522,10 @@ func (l *Log) removeExpiredProducers() int {
 
 // replayProducersLocked applies the batches in [from, to) of the log to
 // the producer state (origin replication) and moves its end to `to`.
-// Batches that start below from are skipped.
-func (l *Log) replayProducersLocked(from, to int64) error {
+// Batches that start below from are skipped. ABORT markers at or above
+// indexFrom get their transaction index entries (in the segment that
+// holds them); below it the entries are already there.
+func (l *Log) replayProducersLocked(from, to, indexFrom int64) error {
 	ps := l.mu.producers
 	segs := l.mu.segments
 	for i := l.segmentIndexLocked(from); i < len(segs) && from < to; i++ {
@@ -522,7 +551,9 @@ func (l *Log) replayProducersLocked(from, to int64) error {
 			if h.LastOffset() < from {
 				continue
 			}
-			ps.replayBatch(h, b)
+			if completed := ps.replayBatch(h, b); len(completed) > 0 {
+				l.completeTxnsLocked(completed, s, h.BaseOffset >= indexFrom)
+			}
 		}
 	}
 	ps.mapEndOffset = to
@@ -530,8 +561,12 @@ func (l *Log) replayProducersLocked(from, to int64) error {
 }
 
 // loadProducerStateLocked finds the snapshot files of a log being opened
-// and builds the producer state of the batches below leo.
-func (l *Log) loadProducerStateLocked(leo int64) error {
+// and builds the producer state of the batches below leo. txnIndexFrom,
+// if >= 0, is where the transaction indexes must be rebuilt from (the
+// first segment recovery scanned, or one with a bad index): the state is
+// then built from a snapshot at or below it, so that the replay passes
+// every marker from there.
+func (l *Log) loadProducerStateLocked(leo, txnIndexFrom int64) error {
 	snaps, err := listProducerSnapshots(l.dir)
 	if err != nil {
 		return err
@@ -539,17 +574,22 @@ func (l *Log) loadProducerStateLocked(leo int64) error {
 	ps := l.mu.producers
 	ps.snapshots = snaps
 	ps.mapEndOffset, ps.lastSnapOffset = -1, 0 // force a reload
-	return l.rebuildProducerStateLocked(leo)
+	if txnIndexFrom < 0 {
+		return l.rebuildProducerStateLocked(leo, math.MaxInt64, leo)
+	}
+	return l.rebuildProducerStateLocked(leo, txnIndexFrom, txnIndexFrom)
 }
 
-// rebuildProducerStateLocked makes the producer state that of the batches
-// below leo, the log end offset after a load or truncation (Kafka's
-// rebuildProducerState and truncateAndReload): snapshots above leo or at
-// or below the log start offset are deleted; unless the state already
-// ends at leo it is reloaded from the latest remaining snapshot (a corrupt
-// one is deleted with a warning and the next older tried) and the batches
-// after it replayed; a snapshot at leo is then written.
-func (l *Log) rebuildProducerStateLocked(leo int64) error {
+// rebuildProducerStateLocked makes the producer state, transactions
+// included, that of the batches below leo, the log end offset after a
+// load or truncation (Kafka's rebuildProducerState and truncateAndReload):
+// snapshots above leo or at or below the log start offset are deleted;
+// unless the state already ends at leo it is reloaded from the latest
+// remaining snapshot at or below maxSnapshot (a corrupt one is deleted
+// with a warning and the next older tried) and the batches after it
+// replayed, ABORT markers from indexFrom on getting transaction index
+// entries; a snapshot at leo is then written.
+func (l *Log) rebuildProducerStateLocked(leo, maxSnapshot, indexFrom int64) error {
 	ps := l.mu.producers
 	lso := l.mu.logStartOffset
 	for _, off := range slices.Clone(ps.snapshots) {
@@ -561,28 +601,38 @@ func (l *Log) rebuildProducerStateLocked(leo int64) error {
 	}
 	if leo != ps.mapEndOffset {
 		clear(ps.producers)
-		if err := l.loadProducerSnapshotLocked(lso); err != nil {
+		ps.clearTxns()
+		if err := l.loadProducerSnapshotLocked(lso, maxSnapshot); err != nil {
 			return err
 		}
 	} else if ps.mapEndOffset < lso {
 		ps.mapEndOffset = lso
 	}
 	if ps.mapEndOffset < leo {
-		if err := l.replayProducersLocked(ps.mapEndOffset, leo); err != nil {
+		if err := l.replayProducersLocked(ps.mapEndOffset, leo, indexFrom); err != nil {
 			return err
 		}
 	}
 	ps.mapEndOffset = leo
+	ps.removeUnreplicated(l.mu.highWatermark)
 	return l.takeProducerSnapshotLocked()
 }
 
-// loadProducerSnapshotLocked loads the latest readable snapshot, or, if
-// there is none, starts empty at the log start offset.
-func (l *Log) loadProducerSnapshotLocked(lso int64) error {
+// loadProducerSnapshotLocked loads the latest readable snapshot at or
+// below maxOffset, or, if there is none, starts empty at the log start
+// offset. Open transactions of the snapshot become ongoing again.
+func (l *Log) loadProducerSnapshotLocked(lso, maxOffset int64) error {
 	ps := l.mu.producers
 	nowMs := l.nowMs()
-	for len(ps.snapshots) > 0 {
-		off := ps.snapshots[len(ps.snapshots)-1]
+	for {
+		i, found := slices.BinarySearch(ps.snapshots, maxOffset)
+		if found {
+			i++
+		}
+		if i == 0 {
+			break
+		}
+		off := ps.snapshots[i-1]
 		entries, err := readProducerSnapshot(producerSnapshotPath(l.dir, off))
 		if err != nil {
 			if !IsCorruption(err) {
@@ -597,6 +647,9 @@ func (l *Log) loadProducerSnapshotLocked(lso int64) error {
 		for _, e := range entries {
 			if !ps.isExpired(e, nowMs) {
 				ps.producers[e.ProducerID] = e
+				if e.CurrentTxnFirstOffset >= 0 {
+					ps.startTxn(e.ProducerID, e.CurrentTxnFirstOffset)
+				}
 			}
 		}
 		ps.mapEndOffset, ps.lastSnapOffset = off, off
@@ -655,6 +708,7 @@ func (l *Log) removeProducerSnapshotLocked(off int64) error {
 func (l *Log) truncateProducersFullyLocked(offset int64) error {
 	ps := l.mu.producers
 	clear(ps.producers)
+	ps.clearTxns()
 	for _, off := range slices.Clone(ps.snapshots) {
 		if err := l.removeProducerSnapshotLocked(off); err != nil {
 			return err

@@ -12,10 +12,14 @@ import (
 // ReadInfo is the result of a Read. Data is owned by the caller, who may
 // give it back with ReleaseReadData when done with it.
 type ReadInfo struct {
-	Data           []byte // whole batches as stored; empty if none qualify
-	LogStartOffset int64
-	LogEndOffset   int64
-	HighWatermark  int64
+	Data             []byte // whole batches as stored; empty if none qualify
+	LogStartOffset   int64
+	LogEndOffset     int64
+	HighWatermark    int64
+	LastStableOffset int64
+	// AbortedTxns are, for ReadCommitted, the aborted transactions that
+	// overlap Data (nil for Read and when Data is empty).
+	AbortedTxns []AbortedTxn
 }
 
 // Read returns whole batches copied from one segment file, starting with
@@ -30,16 +34,30 @@ type ReadInfo struct {
 // ReadInfo still carries the offsets). Reads race benignly with appends; a
 // read that races with a truncation is retried.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (ReadInfo, error) {
+	return l.read(offset, maxBytes, maxOffset, minOneBatch, false)
+}
+
+// ReadCommitted is Read for a read_committed consumer (Kafka's
+// FetchIsolation.TXN_COMMITTED): batches up to the last stable offset as
+// of the read, and in AbortedTxns the aborted transactions with a last
+// offset >= offset and a first offset below the end of the data returned
+// (Kafka's LocalLog.read with includeAbortedTxns), for the consumer to
+// drop their records. The offsets in ReadInfo are those the read used.
+func (l *Log) ReadCommitted(offset int64, maxBytes int, minOneBatch bool) (ReadInfo, error) {
+	return l.read(offset, maxBytes, -1, minOneBatch, true)
+}
+
+func (l *Log) read(offset int64, maxBytes int, maxOffset int64, minOneBatch, committed bool) (ReadInfo, error) {
 	for attempt := 0; ; attempt++ {
 		gen := l.generation.Load()
-		info, err := l.readOnce(offset, maxBytes, maxOffset, minOneBatch)
+		info, err := l.readOnce(offset, maxBytes, maxOffset, minOneBatch, committed)
 		if l.generation.Load() == gen || attempt == 3 {
 			return info, err
 		}
 	}
 }
 
-func (l *Log) readOnce(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (ReadInfo, error) {
+func (l *Log) readOnce(offset int64, maxBytes int, maxOffset int64, minOneBatch, committed bool) (ReadInfo, error) {
 	var info ReadInfo
 	after := int64(-1) // after the first round, look only at segments with a base above this
 	for {
@@ -49,7 +67,11 @@ func (l *Log) readOnce(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 			return info, err
 		}
 		if after < 0 {
-			info = ReadInfo{LogStartOffset: l.mu.logStartOffset, LogEndOffset: l.logEndOffsetLocked(), HighWatermark: l.mu.highWatermark}
+			info = ReadInfo{LogStartOffset: l.mu.logStartOffset, LogEndOffset: l.logEndOffsetLocked(), HighWatermark: l.mu.highWatermark,
+				LastStableOffset: l.lastStableOffsetLocked()}
+			if committed {
+				maxOffset = info.LastStableOffset
+			}
 			if offset < info.LogStartOffset || offset > info.LogEndOffset {
 				l.mu.RUnlock()
 				return info, fmt.Errorf("%w: offset %d, log has [%d, %d]", ErrOffsetOutOfRange, offset, info.LogStartOffset, info.LogEndOffset)
@@ -79,7 +101,7 @@ func (l *Log) readOnce(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 		end, slack := s.size, int(l.mu.cfg.IndexIntervalBytes)
 		l.mu.RUnlock()
 
-		data, found, err := s.read(pos, end, offset, maxBytes, maxOffset, minOneBatch, slack)
+		data, dataEnd, found, err := s.read(pos, end, offset, maxBytes, maxOffset, minOneBatch, slack)
 		s.release()
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) {
@@ -89,6 +111,13 @@ func (l *Log) readOnce(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 		}
 		if found {
 			info.Data = data
+			if committed && len(data) > 0 {
+				// A truncation or cleaning racing with this makes Read
+				// retry (generation).
+				l.mu.RLock()
+				info.AbortedTxns = l.collectAbortedTxnsLocked(offset, dataEnd)
+				l.mu.RUnlock()
+			}
 			return info, nil
 		}
 		after = s.base
@@ -97,8 +126,9 @@ func (l *Log) readOnce(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 
 // read finds, from file position pos, the first batch whose last offset is
 // >= offset and returns the run of batches described at Log.Read, all
-// within [0, end). found reports whether such a first batch exists.
-func (s *segment) read(pos, end, offset int64, maxBytes int, maxOffset int64, minOneBatch bool, slack int) ([]byte, bool, error) {
+// within [0, end), and the offset after the last of them. found reports
+// whether such a first batch exists.
+func (s *segment) read(pos, end, offset int64, maxBytes int, maxOffset int64, minOneBatch bool, slack int) ([]byte, int64, bool, error) {
 	// One read usually covers the index gap (< index.interval.bytes), and
 	// maxBytes of batches.
 	first := int64(slack) + int64(max(maxBytes, 0)) + record.HeaderSize
@@ -126,11 +156,11 @@ func (s *segment) read(pos, end, offset int64, maxBytes int, maxOffset int64, mi
 	p := pos
 	for {
 		if p >= end {
-			return nil, false, nil
+			return nil, -1, false, nil
 		}
 		h, err := header(p)
 		if err != nil {
-			return nil, false, err
+			return nil, -1, false, err
 		}
 		if h.LastOffset() >= offset {
 			break
@@ -138,10 +168,11 @@ func (s *segment) read(pos, end, offset int64, maxBytes int, maxOffset int64, mi
 		p += int64(h.Size())
 	}
 	start, q := p, p
+	next := int64(-1) // the offset after the last batch taken
 	for q < end {
 		h, err := header(q)
 		if err != nil {
-			return nil, true, err
+			return nil, -1, true, err
 		}
 		if h.LastOffset() >= maxOffset {
 			break
@@ -150,28 +181,30 @@ func (s *segment) read(pos, end, offset int64, maxBytes int, maxOffset int64, mi
 		if q-start+size > int64(maxBytes) {
 			if q == start && minOneBatch {
 				q += size
+				next = h.NextOffset()
 			}
 			break
 		}
 		q += size
+		next = h.NextOffset()
 	}
 	if q == start {
 		w.release()
-		return nil, true, nil
+		return nil, -1, true, nil
 	}
 	data, err := w.at(start, int(q-start))
 	if err != nil {
 		w.release()
-		return nil, true, err
+		return nil, -1, true, err
 	}
 	if start != w.bufPos || cap(w.buf) > 2*len(data)+8192 {
 		// Return a buffer that starts at the data (so the caller can
 		// release it) and is not much larger than it.
 		out := append(getReadBuf(len(data))[:0], data...)
 		w.release()
-		return out, true, nil
+		return out, next, true, nil
 	}
-	return data, true, nil
+	return data, next, true, nil
 }
 
 // TimestampOffset is the answer to a timestamp lookup.

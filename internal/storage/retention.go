@@ -101,6 +101,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (newLogStartOffset int64, err er
 // incrementLogStartOffsetLocked moves the log start offset up (never
 // down), dragging the high watermark and recovery point along and trimming
 // the leader epoch cache, as Kafka's maybeIncrementLogStartOffset does.
+// Deleted segments take their transaction indexes with them.
 func (l *Log) incrementLogStartOffsetLocked(offset int64) error {
 	if offset <= l.mu.logStartOffset {
 		return nil
@@ -108,6 +109,9 @@ func (l *Log) incrementLogStartOffsetLocked(offset int64) error {
 	l.mu.logStartOffset = offset
 	l.mu.highWatermark = max(l.mu.highWatermark, offset)
 	l.mu.recoveryPoint = max(l.mu.recoveryPoint, offset)
+	// Kafka's onLogStartOffsetIncremented: completed transactions below
+	// it no longer hold the last stable offset back.
+	l.mu.producers.removeUnreplicated(l.mu.highWatermark)
 	if l.mu.epochs.truncateFromStart(offset) {
 		return l.persistEpochsLocked()
 	}

@@ -24,6 +24,10 @@ const (
 	deletedSuffix   = ".deleted"
 )
 
+// segmentSuffixes are the files of a segment (txnIndexSuffix, in
+// txnindex.go, only for segments with aborted transactions).
+var segmentSuffixes = []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix}
+
 // segmentFileName is Kafka's name for a segment file: the base offset as
 // 20 zero-padded digits, then the suffix.
 func segmentFileName(base int64, suffix string) string {
@@ -73,8 +77,13 @@ type segment struct {
 	bytesSinceIndex      int64 // bytes appended since (and including) the last indexed batch
 	index                offsetIndex
 	timeIndex            timeIndex
-	deleted              bool  // files renamed to *.deleted, waiting for removal
-	deleteAtMs           int64 // when the files may be removed
+	// txnIndex lists the aborted transactions whose marker is in the
+	// segment (txnindex.go). Unlike the other two it is loaded for every
+	// segment when the log opens: the file exists only for segments with
+	// aborted transactions.
+	txnIndex   txnIndex
+	deleted    bool  // files renamed to *.deleted, waiting for removal
+	deleteAtMs int64 // when the files may be removed
 }
 
 func (s *segment) path(suffix string) string {
@@ -147,14 +156,14 @@ func isBadData(err error) bool {
 
 // scanAll reads the whole segment and rebuilds its indexes as appends
 // would have built them. With verify it also checks each batch's CRC.
-// Either way it checks framing and offsets: they run on from the base
-// offset, except that a segment followed by another (limit, its base; -1
-// for the last segment) may have gaps, as the log cleaner leaves them, as
-// long as its offsets stay below limit. The base offset is outside the
-// CRC, so a batch after a gap is provisional: if the next batch overlaps
-// it, its base offset was damaged and the scan stops before it. It stops
-// at the first bad batch (reported in stop). It calls onBatch, if not nil,
-// for every good batch.
+// Either way it checks framing and offsets: they increase from the base
+// offset, possibly with gaps, as the log cleaner and followers copying a
+// cleaned leader leave them; a segment followed by another (limit, its
+// base; -1 for the last segment) must keep its offsets below limit. The
+// base offset is outside the CRC, so a batch after a gap is provisional:
+// if the next batch overlaps it, its base offset was damaged and the scan
+// stops before it. It stops at the first bad batch (reported in stop). It
+// calls onBatch, if not nil, for every good batch.
 func (s *segment) scanAll(interval int64, verify bool, limit int64, onBatch func(record.Header)) (scanResult, error) {
 	r := scanResult{nextOffset: s.base, maxTimestamp: -1, offsetOfMax: s.base, firstTimestamp: -1}
 	var (
@@ -180,7 +189,7 @@ func (s *segment) scanAll(interval int64, verify bool, limit int64, onBatch func
 			return r, fmt.Errorf("read segment %d: %w", s.base, err)
 		}
 		gap := h.BaseOffset != r.nextOffset
-		if gap && (limit < 0 || h.BaseOffset < r.nextOffset || h.LastOffset() >= limit) {
+		if gap && (h.BaseOffset < r.nextOffset || (limit >= 0 && h.LastOffset() >= limit)) {
 			if provisional != nil && h.BaseOffset < r.nextOffset {
 				r, provisional = before, nil
 				r.stop = fmt.Errorf("at byte %d: batch after a gap overlapped by the next one", r.validBytes)
@@ -461,7 +470,8 @@ func (s *segment) ensureLoaded(interval int64, maxRel int32) error {
 	return nil
 }
 
-// persistIndexes writes index entries not yet in the files.
+// persistIndexes writes index entries not yet in the files, the
+// transaction index's included.
 func (s *segment) persistIndexes() error {
 	var err error
 	if s.index.persisted, err = writeIndexTail(s.path(indexSuffix), s.index.buf, s.index.persisted); err != nil {
@@ -470,7 +480,7 @@ func (s *segment) persistIndexes() error {
 	if s.timeIndex.persisted, err = writeIndexTail(s.path(timeIndexSuffix), s.timeIndex.buf, s.timeIndex.persisted); err != nil {
 		return fmt.Errorf("write time index of segment %d: %w", s.base, err)
 	}
-	return nil
+	return s.persistTxnIndex()
 }
 
 // appendFinalTimeIndexEntry adds the max timestamp to the time index, as
@@ -485,7 +495,7 @@ func (s *segment) appendFinalTimeIndexEntry() {
 // keeps working for readers that still hold it.
 func (s *segment) markDeleted(nowMs, delayMs int64) error {
 	var firstErr error
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range segmentSuffixes {
 		from := s.path(suffix)
 		if err := os.Rename(from, from+deletedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
 			firstErr = err
@@ -503,7 +513,7 @@ func (s *segment) markDeleted(nowMs, delayMs int64) error {
 func (s *segment) removeFiles() error {
 	_ = s.file.Close()
 	var firstErr error
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range segmentSuffixes {
 		if err := os.Remove(s.path(suffix)); err != nil && !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
 			firstErr = err
 		}

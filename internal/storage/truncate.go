@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 )
 
@@ -14,8 +15,10 @@ import (
 // end; truncating below the first segment empties the log and
 // restarts it at offset. The high watermark and recovery point follow the
 // log end offset down and leader epoch entries from the new end on are
-// dropped. The producer state is rebuilt for the new end (from the latest
-// producer snapshot at or below it and the batches after it).
+// dropped, and so are the transaction index entries of the markers cut
+// off. The producer state, open transactions included, is rebuilt for the
+// new end (from the latest producer snapshot at or below it and the
+// batches after it).
 func (l *Log) TruncateTo(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, offset)
@@ -68,7 +71,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.mu.logStartOffset = min(l.mu.logStartOffset, leo)
 	l.mu.highWatermark = min(l.mu.highWatermark, leo)
 	l.mu.recoveryPoint = min(l.mu.recoveryPoint, leo)
-	if err := l.rebuildProducerStateLocked(leo); err != nil {
+	if err := l.rebuildProducerStateLocked(leo, math.MaxInt64, leo); err != nil {
 		if IsCorruption(err) {
 			return err
 		}
@@ -126,7 +129,8 @@ func (l *Log) truncateFullyLocked(offset, nowMs int64) error {
 
 // truncateTo cuts the segment before the batch holding offset (or leaves
 // it whole if no batch reaches offset) and recomputes its end offset, max
-// timestamp and index tails. The segment must be loaded.
+// timestamp and index tails, dropping the transaction index entries of
+// the markers cut off. The segment must be loaded.
 func (s *segment) truncateTo(offset int64) error {
 	pos := int64(0)
 	if offset > s.base {
@@ -179,7 +183,11 @@ func (s *segment) truncateTo(offset int64) error {
 	if s.size == 0 {
 		s.rollAtMs = -1
 	}
+	s.txnIndex.truncateTo(next)
 	if err := truncateIndexFile(s.path(indexSuffix), s.index.persisted); err != nil {
+		return err
+	}
+	if err := s.truncateTxnIndexFile(); err != nil {
 		return err
 	}
 	return truncateIndexFile(s.path(timeIndexSuffix), s.timeIndex.persisted)
