@@ -2,10 +2,29 @@ package cli
 
 // kafka-metadata-quorum: Kafka's MetadataQuorumCommand (KIP-595, KIP-836,
 // KIP-853), describing the Raft quorum of the metadata log with
-// DescribeQuorum (key 55).
+// DescribeQuorum (key 55), and changing a dynamic quorum's voters with
+// AddRaftVoter (80) and RemoveRaftVoter (81).
 //
 //	kafka-metadata-quorum (--bootstrap-server H:P | --bootstrap-controller H:P) describe --status
 //	kafka-metadata-quorum (--bootstrap-server H:P | --bootstrap-controller H:P) describe --replication
+//	kafka-metadata-quorum (...) --command-config controller.properties add-controller [--dry-run]
+//	kafka-metadata-quorum (...) remove-controller --controller-id N --controller-directory-id D [--dry-run]
+//
+// add-controller reads the new controller's own configuration (the
+// --command-config file, which also configures the admin client): its
+// node.id, the directory id in meta.properties of its metadata log dir
+// (metadata.log.dir, else the first of log.dirs), and its controller
+// listeners' advertised endpoints; it prints
+//
+//	Added controller 4 with directory id <id> and endpoints: CONTROLLER://h:p
+//
+// remove-controller prints, with Kafka's doubled space,
+//
+//	Removed  KRaft controller 4 with directory id <id>
+//
+// Both go to the active controller (found with DescribeCluster through
+// --bootstrap-controller) or to a broker, which forwards them, and are
+// retried while the controller asked does not lead.
 //
 // With --bootstrap-server the request goes to a broker, which forwards it
 // to the active controller. With --bootstrap-controller the tool asks the
@@ -44,7 +63,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/storage"
 )
 
 func init() {
@@ -81,10 +103,15 @@ func runMetadataQuorum(ctx context.Context, env *Env, args []string) error {
 	controller := fs.String("bootstrap-controller", "String: controller to connect to",
 		"A comma-separated list of host:port pairs to use for establishing the connection to the Kafka controllers.")
 	commandConfig := fs.String("command-config", "String: command config property file",
-		"Property file containing configs to be passed to Admin Client.")
+		"Property file containing configs to be passed to Admin Client. For add-controller, the file is used to specify the controller properties as well.")
 	status := fs.Bool("status", "A short summary of the quorum status and the other provides detailed information about the status of replication.")
 	replication := fs.Bool("replication", "Detailed information about the status of replication.")
 	humanReadable := fs.Bool("human-readable", "Human-readable output (with --replication).")
+	controllerID := fs.Int("controller-id", "CONTROLLER_ID", "The id of the controller to remove (remove-controller).")
+	fs.Alias("i", "controller-id")
+	controllerDirID := fs.String("controller-directory-id", "CONTROLLER_DIRECTORY_ID", "The directory ID of the controller to remove (remove-controller).")
+	fs.Alias("d", "controller-directory-id")
+	dryRun := fs.Bool("dry-run", "True if we should print what would be done, but not do it (add-controller, remove-controller).")
 	if help, err := fs.Parse(env, args); help || err != nil {
 		return err
 	}
@@ -92,25 +119,52 @@ func runMetadataQuorum(ctx context.Context, env *Env, args []string) error {
 		return usagef("Only one of --bootstrap-server or --bootstrap-controller must be specified")
 	}
 	pos := fs.Args()
-	if len(pos) == 0 || pos[0] != "describe" {
-		return usagef("too few arguments: expected the command \"describe\"")
+	if len(pos) == 0 {
+		return usagef("too few arguments: expected one of the commands \"describe\", \"add-controller\", \"remove-controller\"")
 	}
 	if len(pos) > 1 {
 		return usagef("unrecognized arguments: '%s'", strings.Join(pos[1:], " "))
 	}
-	if len(fs.Given("status", "replication")) != 1 {
-		return usagef("one of the arguments --status --replication is required")
+	target := quorumTarget{bootstrap: *bootstrap, viaController: fs.Changed("bootstrap-controller")}
+	if target.viaController {
+		target.bootstrap = *controller
+	}
+	switch pos[0] {
+	case "describe":
+		if len(fs.Given("status", "replication")) != 1 {
+			return usagef("one of the arguments --status --replication is required")
+		}
+	case "add-controller":
+		if !fs.Changed("command-config") {
+			return &kafkaError{Msg: "You must supply the configuration file of the controller you are adding when using add-controller."}
+		}
+	case "remove-controller":
+		if !fs.Changed("controller-id") {
+			return usagef("argument --controller-id/-i is required")
+		}
+		if !fs.Changed("controller-directory-id") {
+			return usagef("argument --controller-directory-id/-d is required")
+		}
+	default:
+		return usagef("argument command: invalid choice: '%s' (choose from 'describe', 'add-controller', 'remove-controller')", pos[0])
 	}
 	props, err := loadClientProps(*commandConfig, "--command-config", nil)
 	if err != nil {
 		return err
 	}
+	target.props = props
+	switch pos[0] {
+	case "add-controller":
+		return addController(ctx, env, target, props, *dryRun)
+	case "remove-controller":
+		return removeController(ctx, env, target, *controllerID, *controllerDirID, *dryRun)
+	}
 	warnUnknownProps(env.Stderr, props, roleAdmin)
 
 	var clusterID string
 	var qi *quorumInfo
-	if fs.Changed("bootstrap-server") {
-		cl, err := newClient(*bootstrap, props, roleAdmin)
+	if !target.viaController {
+		cl, err := newClient(target.bootstrap, props, roleAdmin)
 		if err != nil {
 			return err
 		}
@@ -122,7 +176,7 @@ func runMetadataQuorum(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	} else {
-		clusterID, qi, err = describeQuorumViaController(ctx, *controller, props)
+		clusterID, qi, err = describeQuorumViaController(ctx, target.bootstrap, props)
 		if err != nil {
 			return err
 		}
@@ -357,4 +411,248 @@ func printQuorumTable(w io.Writer, rows [][]string) {
 		}
 		fmt.Fprintln(w, sb.String())
 	}
+}
+
+// quorumTarget is where the voter changes go: the active controller
+// among the bootstrap controllers, or a broker that forwards.
+type quorumTarget struct {
+	bootstrap     string
+	viaController bool
+	props         map[string]string
+}
+
+// voterChangeTimeout bounds add-controller and remove-controller (the
+// admin client's default.api.timeout.ms); voterRequestTimeout is the
+// timeout_ms sent with AddRaftVoter (request.timeout.ms).
+const (
+	voterChangeTimeout  = 60 * time.Second
+	voterRequestTimeout = 30 * time.Second
+)
+
+// send sends req to the active controller (or a broker), retrying while
+// the one asked does not lead; it returns the error code and message of
+// the last answer.
+func (qt quorumTarget) send(ctx context.Context, req kmsg.Request) (int16, *string, error) {
+	ctx, cancel := context.WithTimeout(ctx, voterChangeTimeout)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	for {
+		code, msg, err := qt.sendOnce(ctx, req)
+		retriable := err != nil || code == kerr.NotController.Code || code == kerr.NotLeaderForPartition.Code
+		if !retriable {
+			return code, msg, nil
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if err != nil {
+				return 0, nil, err
+			}
+			return code, msg, nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func (qt quorumTarget) sendOnce(ctx context.Context, req kmsg.Request) (int16, *string, error) {
+	addr := qt.bootstrap
+	if qt.viaController {
+		seedCl, err := newClient(qt.bootstrap, qt.props, roleAdmin)
+		if err != nil {
+			return 0, nil, err
+		}
+		var leader int32
+		var addrs map[int32]string
+		var lastErr error
+		for _, b := range seedCl.SeedBrokers() {
+			_, leader, addrs, lastErr = describeClusterVia(ctx, b.Request, 2)
+			if lastErr == nil {
+				break
+			}
+		}
+		seedCl.Close()
+		if lastErr != nil {
+			return 0, nil, lastErr
+		}
+		a, ok := addrs[leader]
+		if !ok {
+			return 0, nil, fmt.Errorf("the controllers at %s know no active controller", qt.bootstrap)
+		}
+		addr = a
+	}
+	cl, err := newClient(addr, qt.props, roleAdmin)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer cl.Close()
+	do := cl.Request
+	if qt.viaController {
+		do = cl.SeedBrokers()[0].Request
+	}
+	r, err := do(ctx, req)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch r := r.(type) {
+	case *kmsg.AddRaftVoterResponse:
+		return r.ErrorCode, r.ErrorMessage, nil
+	case *kmsg.RemoveRaftVoterResponse:
+		return r.ErrorCode, r.ErrorMessage, nil
+	}
+	return 0, nil, fmt.Errorf("unexpected response %T", r)
+}
+
+// newControllerError is how the tool reports a failed voter change:
+// Kafka's exception class and message.
+func newControllerError(code int16, msg *string) error {
+	if err := newBrokerError(code, msg); err != nil {
+		return &kafkaError{Msg: javaErrorString(err), Err: err}
+	}
+	return nil
+}
+
+// controllerToAdd is the controller add-controller reads from its
+// configuration file.
+type controllerToAdd struct {
+	id          int32
+	directoryID [16]byte
+	endpoints   []kmsg.AddRaftVoterRequestListener
+}
+
+// readControllerToAdd reads node.id, the metadata dir's directory id and
+// the controller endpoints from props, with Kafka's messages.
+func readControllerToAdd(props map[string]string) (controllerToAdd, error) {
+	var c controllerToAdd
+	idStr, ok := props["node.id"]
+	if !ok {
+		return c, &kafkaError{Msg: "node.id not found in configuration file. Is this a valid controller configuration file?"}
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(idStr), 10, 32)
+	if err != nil {
+		return c, &kafkaError{Msg: fmt.Sprintf("For input string: \"%s\"", idStr)}
+	}
+	if id < 0 {
+		return c, &kafkaError{Msg: "node.id was negative in configuration file. Is this a valid controller configuration file?"}
+	}
+	if !strings.Contains(props["process.roles"], "controller") {
+		return c, &kafkaError{Msg: "process.roles did not contain 'controller' in configuration file. Is this a valid controller configuration file?"}
+	}
+	c.id = int32(id)
+
+	dir := props["metadata.log.dir"]
+	if _, ok := props["metadata.log.dir"]; !ok {
+		if logDirs, ok := props["log.dirs"]; ok {
+			dir = strings.Split(strings.TrimSpace(logDirs), ",")[0]
+		} else {
+			return c, &kafkaError{Msg: "Neither metadata.log.dir nor log.dirs were found. Is this a valid controller configuration file?"}
+		}
+	}
+	m, err := storage.ReadMetaProperties(dir)
+	if err != nil {
+		return c, &kafkaError{Msg: "Unable to read meta.properties from " + dir, Err: err}
+	}
+	if m.DirectoryID == "" {
+		return c, &kafkaError{Msg: "No directory id found in " + dir}
+	}
+	if c.directoryID, err = parseKafkaUUID(m.DirectoryID); err != nil {
+		return c, err
+	}
+
+	endpoints := map[string]kmsg.AddRaftVoterRequestListener{}
+	for _, key := range []string{"listeners", "advertised.listeners"} {
+		for _, l := range strings.Split(props[key], ",") {
+			if l = strings.TrimSpace(l); l == "" {
+				continue
+			}
+			name, hostPort, ok := strings.Cut(l, "://")
+			if !ok {
+				return c, &kafkaError{Msg: "Unable to parse " + l + " to a broker endpoint"}
+			}
+			host, port, err := net.SplitHostPort(hostPort)
+			p, perr := strconv.ParseUint(port, 10, 16)
+			if err != nil || perr != nil {
+				return c, &kafkaError{Msg: "Unable to parse " + l + " to a broker endpoint"}
+			}
+			e := kmsg.NewAddRaftVoterRequestListener()
+			e.Name, e.Host, e.Port = strings.ToUpper(name), host, uint16(p)
+			endpoints[e.Name] = e
+		}
+	}
+	names, ok := props["controller.listener.names"]
+	if !ok {
+		return c, &kafkaError{Msg: "controller.listener.names was not found. Is this a valid controller configuration file?"}
+	}
+	for _, name := range strings.Split(names, ",") {
+		name = strings.ToUpper(strings.TrimSpace(name))
+		e, ok := endpoints[name]
+		if !ok {
+			return c, &kafkaError{Msg: "Cannot find information about controller listener name: " + name}
+		}
+		if e.Host == "" {
+			e.Host = "localhost"
+		}
+		c.endpoints = append(c.endpoints, e)
+	}
+	return c, nil
+}
+
+// addController is kafka-metadata-quorum add-controller.
+func addController(ctx context.Context, env *Env, target quorumTarget, props map[string]string, dryRun bool) error {
+	c, err := readControllerToAdd(props)
+	if err != nil {
+		return err
+	}
+	if !dryRun {
+		req := kmsg.NewPtrAddRaftVoterRequest()
+		req.TimeoutMillis = int32(voterRequestTimeout / time.Millisecond)
+		req.VoterID, req.VoterDirectoryID, req.Listeners = c.id, c.directoryID, c.endpoints
+		code, msg, err := target.send(ctx, req)
+		if err != nil {
+			return err
+		}
+		if err := newControllerError(code, msg); err != nil {
+			return err
+		}
+	}
+	var eps []string
+	for _, e := range c.endpoints {
+		eps = append(eps, e.Name+"://"+net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+	}
+	verb := "Added"
+	if dryRun {
+		verb = "DRY RUN of adding"
+	}
+	fmt.Fprintf(env.Stdout, "%s controller %d with directory id %s and endpoints: %s\n",
+		verb, c.id, formatKafkaUUID(c.directoryID), strings.Join(eps, ", "))
+	return nil
+}
+
+// removeController is kafka-metadata-quorum remove-controller.
+func removeController(ctx context.Context, env *Env, target quorumTarget, id int64, dirStr string, dryRun bool) error {
+	if id < 0 {
+		return &kafkaError{Msg: fmt.Sprintf("Invalid negative --controller-id: %d", id)}
+	}
+	dir, err := parseKafkaUUID(dirStr)
+	if err != nil {
+		return &kafkaError{Msg: "Failed to parse --controller-directory-id: " + err.Error()}
+	}
+	if !dryRun {
+		req := kmsg.NewPtrRemoveRaftVoterRequest()
+		req.VoterID, req.VoterDirectoryID = int32(id), dir
+		code, msg, err := target.send(ctx, req)
+		if err != nil {
+			return err
+		}
+		if err := newControllerError(code, msg); err != nil {
+			return err
+		}
+	}
+	verb := "Removed "
+	if dryRun {
+		verb = "DRY RUN of removing "
+	}
+	fmt.Fprintf(env.Stdout, "%s KRaft controller %d with directory id %s\n", verb, id, formatKafkaUUID(dir))
+	return nil
 }

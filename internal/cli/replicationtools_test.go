@@ -87,7 +87,7 @@ func TestReplicationToolsArgumentErrors(t *testing.T) {
 	}{
 		{[]string{"kafka-metadata-quorum", "describe", "--status"}, "Only one of --bootstrap-server or --bootstrap-controller must be specified"},
 		{[]string{"kafka-metadata-quorum", "--bootstrap-server", "h:1", "describe"}, "one of the arguments --status --replication is required"},
-		{[]string{"kafka-metadata-quorum", "--bootstrap-server", "h:1", "--status"}, "too few arguments: expected the command \"describe\""},
+		{[]string{"kafka-metadata-quorum", "--bootstrap-server", "h:1", "--status"}, "too few arguments: expected one of the commands \"describe\", \"add-controller\", \"remove-controller\""},
 		{[]string{"kafka-reassign-partitions", "--bootstrap-server", "h:1"}, "Command must include exactly one action: --generate, --execute, --verify, --cancel, or --list"},
 		{[]string{"kafka-reassign-partitions", "--bootstrap-server", "h:1", "--execute"}, "Missing required argument \"[reassignment-json-file]\""},
 		{[]string{"kafka-reassign-partitions", "--bootstrap-server", "h:1", "--generate", "--broker-list", "1"}, "Missing required argument \"[topics-to-move-json-file]\""},

@@ -13,14 +13,34 @@ package cli
 //
 //	Formatting metadata directory /tmp/kraft-combined-logs with metadata.version 4.0-IV3.
 //
-// Unlike Kafka it writes no bootstrap checkpoint: a Gregor node creates
-// its initial metadata when it first starts. --feature, --add-scram and
-// the voter options are checked and accepted but have no other effect.
+// A controller of a dynamic quorum (controller.quorum.bootstrap.servers
+// without controller.quorum.voters, KIP-853) must say how the quorum
+// starts, as in Kafka 4:
+//
+//	--standalone            this controller is the only initial voter, at
+//	                        its advertised controller listener, with a new
+//	                        directory id
+//	--initial-controllers   the initial voters: id@host:port:directoryId,...
+//	                        (the same list on every initial controller; a
+//	                        voter's metadata dir gets its directory id)
+//	--no-initial-controllers  none: the controller joins later
+//	                        (kafka-metadata-quorum add-controller)
+//
+// and format writes Gregor's equivalent of Kafka's bootstrap checkpoint
+// (00000000000000000000-0000000000.checkpoint with a VotersRecord): the
+// initial Raft log, <metadata dir>/__cluster_metadata-0/raft.wal, whose
+// first entries add the initial voters (raft.Bootstrap; internal/raft's
+// doc draws the format). The metadata directory is then a "dynamic
+// metadata (voter) directory". Other nodes (brokers, static quorums,
+// Gregor's quorum-less single node) write no log: their first start
+// creates it. --feature and --add-scram are checked and accepted but have
+// no other effect.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +50,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/uuid"
 
 	"github.com/gregor-streaming/gregor/internal/config"
+	"github.com/gregor-streaming/gregor/internal/raft"
 	"github.com/gregor-streaming/gregor/internal/storage"
 )
 
@@ -201,21 +222,38 @@ func storageFormat(env *Env, args []string) error {
 	// The metadata directory is "dynamic" when the quorum is formed with
 	// KIP-853 voters; a voter when this node is one of them.
 	metaKind := "metadata directory"
+	plan := dynamicPlan{}
+	dynamicQuorum := len(b.ControllerQuorumVoters) == 0 && len(b.ControllerQuorumBootstrapServers) > 0
+	controller := b.HasRole("controller")
 	switch {
 	case fs.Changed("standalone"):
-		if !b.HasRole("controller") {
-			return &kafkaError{Msg: "You cannot use --standalone on a broker node."}
+		if !controller {
+			return &kafkaError{Msg: "You can only use --standalone on a controller."}
 		}
 		metaKind = "dynamic metadata voter directory"
+		if dynamicQuorum {
+			v, err := standaloneVoter(b)
+			if err != nil {
+				return err
+			}
+			plan = dynamicPlan{bootstrap: true, voters: []raft.Member{v}}
+		}
 	case fs.Changed("initial-controllers"):
-		voter, err := initialControllersInclude(*initial, b.NodeID)
+		voters, err := parseInitialControllers(*initial, controllerListenerName(b))
 		if err != nil {
 			return err
 		}
 		metaKind = "dynamic metadata directory"
-		if voter {
+		if slices.ContainsFunc(voters, func(v raft.Member) bool { return v.ID == b.NodeID }) {
 			metaKind = "dynamic metadata voter directory"
 		}
+		if dynamicQuorum && controller {
+			plan = dynamicPlan{bootstrap: true, voters: voters}
+		}
+	case fs.Changed("no-initial-controllers"):
+		plan.bootstrap = dynamicQuorum && controller
+	case controller && dynamicQuorum:
+		return &kafkaError{Msg: "Because controller.quorum.voters is not set on this controller, you must specify one of the following: --standalone, --initial-controllers, or --no-initial-controllers."}
 	}
 
 	dirs := storageDirectories(b)
@@ -260,6 +298,12 @@ func storageFormat(env *Env, args []string) error {
 			kind = metaKind
 		}
 		fmt.Fprintf(env.Stdout, "Formatting %s %s with metadata.version %s.\n", kind, d, version)
+		if d == metaDir && plan.bootstrap {
+			if err := formatDynamicMetadataDir(d, *clusterID, b.NodeID, plan.voters); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := storage.FormatLogDir(d, *clusterID, b.NodeID); err != nil {
 			return &kafkaError{Msg: fmt.Sprintf("Error while writing meta.properties file %s: %v", d, err), Err: err}
 		}
@@ -267,31 +311,159 @@ func storageFormat(env *Env, args []string) error {
 	return nil
 }
 
+// dynamicPlan is what format writes for a dynamic quorum's controller
+// (controller.quorum.bootstrap.servers, no controller.quorum.voters):
+// the initial log with voters (none for --no-initial-controllers).
+type dynamicPlan struct {
+	bootstrap bool
+	voters    []raft.Member
+}
+
+// formatDynamicMetadataDir formats a dynamic controller's metadata log
+// dir: meta.properties with this node's directory id from the initial
+// voters (a new one if it is not among them), as Kafka's Formatter does,
+// and the initial Raft log in __cluster_metadata-0 (raft.Bootstrap:
+// Gregor's equivalent of Kafka's bootstrap checkpoint
+// 00000000000000000000-0000000000.checkpoint with its VotersRecord).
+func formatDynamicMetadataDir(dir, clusterID string, nodeID int32, voters []raft.Member) error {
+	dirID := uuid.New()
+	for _, v := range voters {
+		if v.ID == nodeID {
+			dirID = v.DirectoryID
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return &kafkaError{Msg: fmt.Sprintf("Error while writing meta.properties file %s: %v", dir, err), Err: err}
+	}
+	if err := raft.Bootstrap(filepath.Join(dir, config.MetadataLogDirName), nodeID, voters); err != nil {
+		return &kafkaError{Msg: fmt.Sprintf("Error while writing the bootstrap metadata in %s: %v", dir, err), Err: err}
+	}
+	m := storage.MetaProperties{Version: 1, ClusterID: clusterID, NodeID: nodeID, DirectoryID: uuid.Format(dirID)}
+	if err := storage.WriteMetaProperties(dir, m); err != nil {
+		return &kafkaError{Msg: fmt.Sprintf("Error while writing meta.properties file %s: %v", dir, err), Err: err}
+	}
+	return nil
+}
+
+// controllerListenerName is the first of controller.listener.names: the
+// listener the initial voters' endpoints belong to.
+func controllerListenerName(b *config.Broker) string {
+	if len(b.ControllerListenerNames) > 0 {
+		return b.ControllerListenerNames[0]
+	}
+	return "CONTROLLER"
+}
+
+// standaloneVoter is this controller as --standalone makes it the only
+// initial voter: its first advertised controller listener ("localhost"
+// for an empty host) and a new directory id.
+func standaloneVoter(b *config.Broker) (raft.Member, error) {
+	ls := b.AdvertisedControllerListeners
+	if len(ls) == 0 {
+		ls = b.ControllerListeners()
+	}
+	if len(ls) == 0 {
+		return raft.Member{}, &kafkaError{Msg: "No controller listeners found."}
+	}
+	host := ls[0].Host
+	if host == "" {
+		host = "localhost"
+	}
+	return raft.Member{
+		ID: b.NodeID, DirectoryID: uuid.New(), Listener: ls[0].Name,
+		Addr: net.JoinHostPort(host, strconv.Itoa(ls[0].Port)), Voter: true,
+	}, nil
+}
+
+// parseInitialControllers parses --initial-controllers as Kafka's
+// DynamicVoters.parse: id@host:port:directoryId, comma-separated, a
+// bracketed host for IPv6, each id once.
+func parseInitialControllers(s, listener string) ([]raft.Member, error) {
+	var out []raft.Member
+	seen := map[int32]bool{}
+	for _, v := range strings.Split(strings.TrimSpace(s), ",") {
+		if v == "" {
+			continue
+		}
+		m, err := parseDynamicVoter(v, listener)
+		if err != nil {
+			return nil, &kafkaError{Msg: err.Error()}
+		}
+		if seen[m.ID] {
+			return nil, &kafkaError{Msg: fmt.Sprintf("Node id %d was specified more than once.", m.ID)}
+		}
+		seen[m.ID] = true
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		return nil, &kafkaError{Msg: "No voters given."}
+	}
+	return out, nil
+}
+
+// parseDynamicVoter is Kafka's DynamicVoter.parse, with its messages.
+func parseDynamicVoter(in, listener string) (raft.Member, error) {
+	in = strings.TrimSpace(in)
+	at := strings.Index(in, "@")
+	switch {
+	case at < 0:
+		return raft.Member{}, errors.New("No @ found in dynamic voter string.")
+	case at == 0:
+		return raft.Member{}, errors.New("Invalid @ at beginning of dynamic voter string.")
+	}
+	id, err := strconv.ParseInt(in[:at], 10, 32)
+	if err != nil {
+		return raft.Member{}, errors.New("Failed to parse node id in dynamic voter string.")
+	}
+	if id < 0 {
+		return raft.Member{}, fmt.Errorf("Invalid negative node id %d in dynamic voter string.", id)
+	}
+	in = in[at+1:]
+	if in == "" {
+		return raft.Member{}, errors.New("No hostname found after node id.")
+	}
+	var host string
+	if strings.HasPrefix(in, "[") {
+		end := strings.Index(in, "]")
+		if end < 0 {
+			return raft.Member{}, errors.New("Hostname began with left bracket, but no right bracket was found.")
+		}
+		host, in = in[1:end], in[end+1:]
+	} else {
+		end := strings.Index(in, ":")
+		if end < 0 {
+			return raft.Member{}, errors.New("No colon following hostname could be found.")
+		}
+		host, in = in[:end], in[end:]
+	}
+	if !strings.HasPrefix(in, ":") {
+		return raft.Member{}, errors.New("Port section must start with a colon.")
+	}
+	in = in[1:]
+	end := strings.Index(in, ":")
+	if end < 0 {
+		return raft.Member{}, errors.New("No colon following port could be found.")
+	}
+	port, err := strconv.ParseInt(in[:end], 10, 32)
+	if err != nil {
+		return raft.Member{}, errors.New("Failed to parse port in dynamic voter string.")
+	}
+	if port < 0 || port > 65535 {
+		return raft.Member{}, fmt.Errorf("Invalid port %d in dynamic voter string.", port)
+	}
+	dir, err := parseKafkaUUID(in[end+1:])
+	if err != nil {
+		return raft.Member{}, errors.New("Failed to parse directory ID in dynamic voter string.")
+	}
+	return raft.Member{
+		ID: int32(id), DirectoryID: dir, Listener: listener,
+		Addr: net.JoinHostPort(host, strconv.Itoa(int(port))), Voter: true,
+	}, nil
+}
+
 func parseInt16(s string) (int16, error) {
 	n, err := strconv.ParseInt(s, 10, 16)
 	return int16(n), err
-}
-
-// initialControllersInclude parses --initial-controllers
-// (id@host:port:directoryId,...) and reports whether nodeID is a voter.
-func initialControllersInclude(s string, nodeID int32) (bool, error) {
-	found := false
-	for _, v := range strings.Split(s, ",") {
-		id, rest, ok := strings.Cut(strings.TrimSpace(v), "@")
-		n, err := strconv.ParseInt(id, 10, 32)
-		if !ok || err != nil {
-			return false, &kafkaError{Msg: "No '@' found or the node id is not a number in voter string " + v}
-		}
-		i := strings.LastIndex(rest, ":")
-		if i < 0 {
-			return false, &kafkaError{Msg: "No directory ID found in voter string " + v}
-		}
-		if _, err := parseKafkaUUID(rest[i+1:]); err != nil {
-			return false, &kafkaError{Msg: "Invalid directory ID in voter string " + v + ": " + err.Error()}
-		}
-		found = found || int32(n) == nodeID
-	}
-	return found, nil
 }
 
 func storageInfo(env *Env, args []string) error {

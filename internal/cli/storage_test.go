@@ -156,7 +156,7 @@ func TestStorageErrors(t *testing.T) {
 		{[]string{"format", "-c", cfg, "-t", "not-a-uuid"}, "kafka-storage: Cluster ID string not-a-uuid does not appear to be a valid UUID: Input string `not-a-uuid` decoded as 7 bytes, which is not equal to the expected 16 bytes of a base64-encoded UUID\n"},
 		{[]string{"format", "-c", cfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "-r", "9.9"}, "kafka-storage: Unknown metadata.version '9.9'. Supported metadata.version are: " + strings.Join(metadataVersions, ", ") + "\n"},
 		{[]string{"format", "-c", cfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "-r", "4.0", "-f", "metadata.version=25"}, "kafka-storage: Use --release-version instead of --feature metadata.version=X to avoid ambiguity.\n"},
-		{[]string{"format", "-c", brokerCfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "--standalone"}, "kafka-storage: You cannot use --standalone on a broker node.\n"},
+		{[]string{"format", "-c", brokerCfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "--standalone"}, "kafka-storage: You can only use --standalone on a controller.\n"},
 		{[]string{"info", "-c", cfg, "extra"}, "kafka-storage: unrecognized arguments: 'extra'\nRun 'kafka-storage --help' for its options.\n"},
 		{[]string{"random-uuid", "--bogus"}, "kafka-storage: --bogus is not a recognized option\nRun 'kafka-storage --help' for its options.\n"},
 	} {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -333,8 +335,14 @@ func (b *Broker) HasRole(role string) bool { return slices.Contains(b.ProcessRol
 // has both roles and either no controller quorum is configured (a Gregor
 // extension; Kafka always needs one) or the only quorum member named by
 // controller.quorum.bootstrap.servers is this node's own controller
-// listener, as in Kafka's standalone quickstart config. Its controller then
-// runs in-process.
+// listener, as in Kafka's standalone quickstart config, and its metadata
+// log dir was not formatted for a dynamic quorum (DynamicQuorumFormatted).
+// Its controller then runs in-process.
+//
+// SingleNode looks at the disk: `kafka-storage format --standalone` of
+// the quickstart config makes the node a one-voter dynamic quorum
+// (KIP-853) that add-controller can grow, while the same config never
+// formatted starts as a single node.
 func (b *Broker) SingleNode() bool {
 	if !b.HasRole("broker") || !b.HasRole("controller") || len(b.ControllerQuorumVoters) > 0 {
 		return false
@@ -344,7 +352,27 @@ func (b *Broker) SingleNode() bool {
 			return false
 		}
 	}
-	return true
+	return !b.DynamicQuorumFormatted()
+}
+
+// Where kafka-storage format puts a dynamic quorum's initial log: the WAL
+// of internal/raft (raft.Bootstrap) in the metadata log's directory.
+// internal/node's tests check these names against internal/raft's.
+const (
+	MetadataLogDirName = "__cluster_metadata-0"
+	RaftWALName        = "raft.wal"
+)
+
+// DynamicQuorumFormatted reports whether the metadata log dir holds a
+// dynamic quorum's log (kafka-storage format --standalone,
+// --initial-controllers or --no-initial-controllers on a controller, or
+// a log such a node has written since).
+func (b *Broker) DynamicQuorumFormatted() bool {
+	if b.MetadataLogDir == "" || len(b.ControllerQuorumBootstrapServers) == 0 {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(b.MetadataLogDir, MetadataLogDirName, RaftWALName))
+	return err == nil
 }
 
 // isOwnControllerAddr reports whether host:port names one of this node's

@@ -246,6 +246,16 @@ func (q *quorum) HandleLeaderChange(leader int32, term uint64) {
 	q.kickTicks()
 }
 
+// HandleApplied implements raft.AppliedListener: entries without a batch
+// (a new leader's empty entry, a membership change) count as applied
+// too, so that OpenQuorum's wait for the local commit index ends when
+// the log ends with one.
+func (q *quorum) HandleApplied(index uint64) {
+	if index > q.applied.Load() {
+		q.markApplied(index)
+	}
+}
+
 func (q *quorum) markApplied(index uint64) {
 	q.applied.Store(index)
 	select {
@@ -390,7 +400,10 @@ type QuorumStatus struct {
 	// SnapshotIndex is the Raft index of this member's latest snapshot
 	// (0: none); its log holds only the entries after it.
 	SnapshotIndex uint64
-	Voters        []ReplicaState
+	// Dynamic reports a dynamic quorum (KIP-853: the voter set is in the
+	// log and changes with AddRaftVoter and RemoveRaftVoter).
+	Dynamic bool
+	Voters  []ReplicaState
 	// Observers are the Raft learners and, on the leader, the brokers
 	// that fetched the log from it in this epoch (metadatalog.go); an
 	// observer's LogEndOffset is its last fetch offset and its Addr is
@@ -401,7 +414,15 @@ type QuorumStatus struct {
 // ReplicaState is one member's replication state, known on the leader.
 type ReplicaState struct {
 	ID int32
-	// Addr is the member's address in controller.quorum.voters.
+	// DirectoryID is the member's metadata directory id (KIP-853); zero
+	// in a static quorum and for observer brokers.
+	DirectoryID [16]byte
+	// Listener names the controller listener of Addr ("CONTROLLER");
+	// empty in a static quorum.
+	Listener string
+	// Addr is the member's controller endpoint (controller.quorum.voters,
+	// or the voter set in the log of a dynamic quorum); empty for an
+	// observer broker.
 	Addr string
 	// LogEndOffset is the end of the member's log that the leader knows
 	// of (its Raft match index), -1 if unknown.
@@ -425,12 +446,15 @@ func (c *Controller) QuorumStatus() (QuorumStatus, bool) {
 		Epoch:         st.Term,
 		HighWatermark: int64(st.Commit),
 		SnapshotIndex: st.SnapshotIndex,
+		Dynamic:       st.Dynamic,
+	}
+	members := map[int32]raft.Member{}
+	for _, m := range st.Members {
+		members[m.ID] = m
 	}
 	state := func(id int32) ReplicaState {
-		rs := ReplicaState{ID: id, Addr: q.cfg.Raft.Voters[id], LogEndOffset: -1}
-		if a, ok := q.cfg.Raft.Learners[id]; ok {
-			rs.Addr = a
-		}
+		m := members[id]
+		rs := ReplicaState{ID: id, DirectoryID: m.DirectoryID, Listener: m.Listener, Addr: m.Addr, LogEndOffset: -1}
 		if p, ok := st.Progress[id]; ok {
 			rs.LogEndOffset = int64(p.Match)
 			rs.LastFetch = p.LastContact
@@ -440,14 +464,17 @@ func (c *Controller) QuorumStatus() (QuorumStatus, bool) {
 		}
 		return rs
 	}
+	voters := map[int32]string{}
 	for _, id := range st.Voters {
 		qs.Voters = append(qs.Voters, state(id))
+		voters[id] = members[id].Addr
 	}
 	for _, id := range st.Learners {
 		qs.Observers = append(qs.Observers, state(id))
+		voters[id] = members[id].Addr // listed once, as a learner
 	}
 	if qs.IsLeader {
-		qs.Observers = append(qs.Observers, q.observers.states(st.Term, c.cfg.Now(), q.cfg.Raft.Voters)...)
+		qs.Observers = append(qs.Observers, q.observers.states(st.Term, c.cfg.Now(), voters)...)
 	}
 	return qs, true
 }
@@ -461,11 +488,30 @@ func (c *Controller) ActiveController() (int32, uint64) {
 	return c.quorum.leader()
 }
 
-// QuorumVoters returns the voters' addresses (controller.quorum.voters);
-// nil on a single node. The caller must not modify the map.
+// QuorumVoters returns the voters' controller endpoints by id:
+// controller.quorum.voters, or a dynamic quorum's current voter set; nil
+// on a single node. The caller owns the map.
 func (c *Controller) QuorumVoters() map[int32]string {
 	if c.quorum == nil {
 		return nil
 	}
-	return c.quorum.cfg.Raft.Voters
+	out := map[int32]string{}
+	for _, m := range c.quorum.journal.Node().Members() {
+		if m.Voter {
+			out[m.ID] = m.Addr
+		}
+	}
+	return out
+}
+
+// QuorumMembers returns the quorum's members (voters and learners) with
+// their endpoints and directory ids, and a channel closed at the next
+// change; nil, nil on a single node.
+func (c *Controller) QuorumMembers() ([]raft.Member, <-chan struct{}) {
+	if c.quorum == nil {
+		return nil, nil
+	}
+	n := c.quorum.journal.Node()
+	changed := n.MembersChanged() // before reading: no change is missed
+	return n.Members(), changed
 }

@@ -1,7 +1,7 @@
 package node
 
-// A broker-only node (process.roles=broker with controller.quorum.voters)
-// is a KRaft observer: it does not vote, and learns the metadata log by
+// A broker-only node (process.roles=broker with controller.quorum.voters
+// or controller.quorum.bootstrap.servers) is a KRaft observer: it does not vote, and learns the metadata log by
 // fetching it from the quorum's leader over the controller listener, as
 // Kafka's brokers do (KIP-595):
 //
@@ -28,7 +28,12 @@ package node
 //
 // The leader is whichever voter answers the fetch; with none known the
 // observer walks the voters in id order, and a voter that does not lead
-// names the leader it knows in current_leader. Registrations, heartbeats,
+// names the leader it knows in current_leader. In a dynamic quorum
+// (controller.quorum.bootstrap.servers, KIP-853) the controllers' ids are
+// not configured: the observer walks the bootstrap servers (under pseudo
+// ids below -1) and learns the leader's id from current_leader and
+// other controllers' endpoints from node_endpoints (Fetch v16+), as
+// Kafka's brokers do. Registrations, heartbeats,
 // AlterPartition and forwarded admin requests go to that leader
 // (controllerChannel), since the leader of the metadata log is the active
 // controller.
@@ -41,6 +46,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -77,8 +83,13 @@ var errObserverStopped = errors.New("node: metadata fetcher stopped")
 type observerConfig struct {
 	NodeID    int32
 	ClusterID string
-	// Voters are controller.quorum.voters: id to host:port.
+	// Voters are controller.quorum.voters: id to host:port; in a dynamic
+	// quorum, the bootstrap servers under pseudo ids (bootstrapPseudoID).
 	Voters map[int32]string
+	// Dynamic makes the observer learn controller endpoints from the
+	// answers (a static quorum's addresses are the configured ones, which
+	// may be proxies).
+	Dynamic bool
 	// Dial connects to voter id's controller endpoint.
 	Dial func(ctx context.Context, id int32) (replica.Conn, error)
 	// Install receives every new image, in log order (controller.Observe).
@@ -93,7 +104,7 @@ type observerConfig struct {
 // (run) owns the fetch state; the mutex guards what others read.
 type metadataObserver struct {
 	cfg observerConfig
-	ids []int32 // voters, sorted
+	ids []int32 // the controllers to walk, sorted: keys of mu.addrs (under mu)
 
 	// Owned by the run goroutine (or a test driving fetchOnce).
 	image     *metadata.Image
@@ -118,6 +129,11 @@ type metadataObserver struct {
 		next      int64 // a copy of next, for status
 		snapshots int   // snapshots loaded
 		started   bool
+		// addrs are the controllers' endpoints: Voters, and in a dynamic
+		// quorum those learned since; addrsChanged is closed and
+		// replaced when one is learned.
+		addrs        map[int32]string
+		addrsChanged chan struct{}
 	}
 }
 
@@ -139,7 +155,42 @@ func newMetadataObserver(cfg observerConfig) *metadataObserver {
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.mu.leader, o.mu.epoch, o.mu.hw = -1, -1, -1
+	o.mu.addrs = maps.Clone(cfg.Voters)
+	o.mu.addrsChanged = make(chan struct{})
 	return o
+}
+
+// addr returns controller id's endpoint ("" if unknown). Safe for
+// concurrent use.
+func (o *metadataObserver) addr(id int32) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.mu.addrs[id]
+}
+
+// endpoints returns the known controller endpoints and a channel closed
+// when one is learned. The caller owns the map.
+func (o *metadataObserver) endpoints() (map[int32]string, <-chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.mu.addrs), o.mu.addrsChanged
+}
+
+// learn records controller id's endpoint (dynamic quorums only).
+func (o *metadataObserver) learn(id int32, addr string) {
+	if !o.cfg.Dynamic || id < 0 || addr == "" {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.mu.addrs[id] == addr {
+		return
+	}
+	o.mu.addrs[id] = addr
+	o.ids = slices.Sorted(maps.Keys(o.mu.addrs))
+	close(o.mu.addrsChanged)
+	o.mu.addrsChanged = make(chan struct{})
+	o.cfg.Logger.Info("learned a controller endpoint", "controller", id, "endpoint", addr)
 }
 
 // start starts the fetching goroutine; close stops it.
@@ -263,11 +314,14 @@ func (o *metadataObserver) setLeader(id, epoch int32) {
 // in turn while none is known.
 func (o *metadataObserver) target() int32 {
 	if id, _ := o.leader(); id >= 0 {
-		if _, ok := o.cfg.Voters[id]; ok {
+		if o.addr(id) != "" {
 			return id
 		}
 	}
-	id := o.ids[o.nextVoter%len(o.ids)]
+	o.mu.Lock()
+	ids := o.ids
+	o.mu.Unlock()
+	id := ids[o.nextVoter%len(ids)]
 	o.nextVoter++
 	return id
 }
@@ -351,11 +405,14 @@ func (o *metadataObserver) fetchOnce(ctx context.Context) time.Duration {
 	if !ok {
 		return o.fail("fetch", errors.New("the response lacks __cluster_metadata-0"))
 	}
+	for _, b := range resp.Brokers {
+		o.learn(b.NodeID, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+	}
 	if sp.ErrorCode != 0 {
 		err := kerr.ErrorForCode(sp.ErrorCode)
 		if sp.ErrorCode == kerr.NotLeaderForPartition.Code {
 			if l := sp.CurrentLeader.LeaderID; l >= 0 && l != target {
-				if _, ok := o.cfg.Voters[l]; ok {
+				if o.addr(l) != "" {
 					o.setLeader(l, sp.CurrentLeader.LeaderEpoch)
 					return 0 // ask the leader at once
 				}
@@ -364,7 +421,13 @@ func (o *metadataObserver) fetchOnce(ctx context.Context) time.Duration {
 		return o.fail("fetch", err)
 	}
 	o.backoff = 0
-	o.setLeader(target, sp.CurrentLeader.LeaderEpoch)
+	leader := target
+	if l := sp.CurrentLeader.LeaderID; target < -1 && l >= 0 {
+		// A bootstrap server answered as the leader: now its id is known.
+		o.learn(l, o.addr(target))
+		leader = l
+	}
+	o.setLeader(leader, sp.CurrentLeader.LeaderEpoch)
 
 	if sp.SnapshotID.EndOffset >= 0 {
 		if err := o.loadSnapshot(ctx, target, sp.SnapshotID.EndOffset, sp.SnapshotID.Epoch); err != nil {
@@ -503,18 +566,22 @@ func (o *metadataObserver) loadSnapshot(ctx context.Context, leader int32, endOf
 // controller; it returns once the image has caught up with the log.
 func (n *Node) openObserver(ccfg controller.Config, opts Options) (*controller.Controller, error) {
 	cfg := n.cfg
-	if len(cfg.ControllerQuorumVoters) == 0 {
-		return nil, errBootstrapServers
+	dynamic := len(cfg.ControllerQuorumVoters) == 0
+	if dynamic && len(cfg.ControllerQuorumBootstrapServers) == 0 {
+		return nil, errNoQuorum
 	}
 	voters := map[int32]string{}
 	for _, v := range cfg.ControllerQuorumVoters {
 		voters[v.ID] = v.Addr()
 	}
+	if dynamic {
+		voters = bootstrapEndpoints(cfg)
+	}
 	if _, ok := voters[cfg.NodeID]; ok {
 		return nil, fmt.Errorf("node: node.id %d is one of controller.quorum.voters, but process.roles has no controller role; give the broker an id of its own", cfg.NodeID)
 	}
 	c := controller.NewObserver(ccfg, n.publish)
-	q := &quorumNode{voters: voters}
+	q := &quorumNode{voters: voters, stopc: make(chan struct{})}
 	n.quorum = q
 	timeout := millis(int64(cfg.ControllerQuorumRequestTimeoutMs))
 	dial := (&net.Dialer{Timeout: timeout}).DialContext
@@ -526,8 +593,9 @@ func (n *Node) openObserver(ccfg controller.Config, opts Options) (*controller.C
 		NodeID:    cfg.NodeID,
 		ClusterID: n.clusterID,
 		Voters:    voters,
+		Dynamic:   dynamic,
 		Dial: func(ctx context.Context, id int32) (replica.Conn, error) {
-			nc, err := dial(ctx, "tcp", voters[id])
+			nc, err := dial(ctx, "tcp", q.observer.addr(id))
 			if err != nil {
 				return nil, err
 			}
@@ -537,7 +605,27 @@ func (n *Node) openObserver(ccfg controller.Config, opts Options) (*controller.C
 		RequestTimeout: timeout,
 		Logger:         n.log.With("component", "metadata-fetcher"),
 	})
-	n.openControllerChannels(voters, q.observer.activeController, opts)
+	if !dynamic {
+		n.openControllerChannels(voters, q.observer.activeController, nil, opts)
+	} else {
+		// The channels learn the controllers' endpoints as the fetcher
+		// does.
+		dir := newControllerDirectory(cfg.ControllerQuorumBootstrapServers)
+		n.openControllerChannels(dir.voters(), func() int32 { return dir.slot(q.observer.activeController()) }, dir, opts)
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			for {
+				addrs, changed := q.observer.endpoints()
+				dir.setAddrs(addrs)
+				select {
+				case <-changed:
+				case <-q.stopc:
+					return
+				}
+			}
+		}()
+	}
 	q.observer.start()
 	wait := millis(int64(cfg.InitialBrokerRegistrationTimeoutMs))
 	if wait <= 0 {

@@ -89,7 +89,11 @@ func (n *Node) applyEvent(a *applier, ev applyEvent) error {
 	switch {
 	case ev.snap != nil:
 		md := ev.snap.GetMetadata()
-		s := Snapshot{Index: md.GetIndex(), Term: md.GetTerm(), Data: ev.snap.GetData()}
+		data, err := n.snapshotData(ev.snap)
+		if err != nil {
+			return err
+		}
+		s := Snapshot{Index: md.GetIndex(), Term: md.GetTerm(), Data: data}
 		n.setApplied(s.Index)
 		if err := n.sm.Restore(s); err != nil {
 			return fmt.Errorf("raft: state machine restore at %d: %w", s.Index, err)

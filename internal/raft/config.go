@@ -24,6 +24,18 @@ type Config struct {
 	// Learners maps non-voting members (KRaft observers) to their
 	// addresses. They receive the log but never vote. May be nil.
 	Learners map[int32]string
+	// Dynamic makes the membership the log's (KIP-853): Voters and
+	// Learners must be empty, the initial voters are the entries
+	// Bootstrap wrote into Dir (a Dir without a WAL starts empty: the
+	// node waits to be added), and AddVoter, RemoveVoter and UpdateVoter
+	// change it. Each member's address travels with the change that
+	// added it.
+	Dynamic bool
+	// AdvertisedAddr is the address other members reach this node at,
+	// announced when it connects to them (a dynamic member that has not
+	// yet applied the change adding a peer learns its address this way).
+	// Default: ListenAddr.
+	AdvertisedAddr string
 	// ClusterID is the cluster's id (kafka-storage format --cluster-id).
 	// Peers that present a different id are refused. May be empty, in
 	// which case it is not checked.
@@ -32,7 +44,8 @@ type Config struct {
 	// missing. Two nodes must never share a Dir.
 	Dir string
 	// ListenAddr is the address the node accepts peer connections on.
-	// Default: this node's entry in Voters (or Learners).
+	// Default: this node's entry in Voters (or Learners); required when
+	// Dynamic.
 	ListenAddr string
 
 	// TickInterval is the length of one raft tick. Default 100 ms.
@@ -112,6 +125,9 @@ func (c *Config) EnsureDefaults() {
 			c.ListenAddr = a
 		}
 	}
+	if c.AdvertisedAddr == "" {
+		c.AdvertisedAddr = c.ListenAddr
+	}
 	if c.TickInterval <= 0 {
 		c.TickInterval = 100 * time.Millisecond
 	}
@@ -175,7 +191,11 @@ func (c *Config) Validate() error {
 	if c.NodeID < 0 {
 		return fmt.Errorf("%w: node id %d < 0", ErrInvalidConfig, c.NodeID)
 	}
-	if len(c.Voters) == 0 {
+	if c.Dynamic {
+		if len(c.Voters) > 0 || len(c.Learners) > 0 {
+			return fmt.Errorf("%w: a dynamic quorum's members come from its log, not Voters", ErrInvalidConfig)
+		}
+	} else if len(c.Voters) == 0 {
 		return fmt.Errorf("%w: no voters", ErrInvalidConfig)
 	}
 	for id, addr := range c.Voters {
@@ -199,7 +219,7 @@ func (c *Config) Validate() error {
 	}
 	_, isVoter := c.Voters[c.NodeID]
 	_, isLearner := c.Learners[c.NodeID]
-	if !isVoter && !isLearner {
+	if !isVoter && !isLearner && !c.Dynamic {
 		return fmt.Errorf("%w: node %d is neither a voter nor a learner", ErrInvalidConfig, c.NodeID)
 	}
 	if c.Dir == "" {

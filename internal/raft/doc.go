@@ -23,6 +23,18 @@
 // replayed after the snapshot at every Open), and LeaderChange. The
 // caller owns nothing else: Close stops every goroutine the node started.
 //
+// A dynamic quorum (Kafka's KIP-853: controller.quorum.bootstrap.servers)
+// keeps its membership in the log instead of Config.Voters:
+//
+//	raft.Bootstrap(dir, 1, []raft.Member{{ID: 1, Addr: "h1:9093", ...}}) // kafka-storage format --standalone
+//	n, err := raft.Open(raft.Config{NodeID: 1, Dynamic: true, ListenAddr: "h1:9093", Dir: dir}, sm)
+//	err = n.AddVoter(ctx, raft.Member{ID: 2, Addr: "h2:9093", DirectoryID: d2})   // on the leader
+//	err = n.RemoveVoter(ctx, 1, d1)
+//	n.Members()                                                               // ids, endpoints, voter or learner
+//
+// A node opened with an empty Dir waits until a leader adds it. See
+// membership.go for how the endpoints travel with the changes.
+//
 // Journal wraps a Node for metadata.Record batches: Append on the leader,
 // a Listener on every member (HandleSnapshot, HandleCommit,
 // HandleLeaderChange, as Kafka's RaftClient.Listener).
@@ -70,6 +82,14 @@
 //	type 2 hardstate  raftpb.HardState     (the last one wins)
 //	type 3 entry      raftpb.Entry         (replaces entries at and after its index)
 //
+// A dynamic quorum's log starts with Bootstrap's entries: index i (1..n)
+// is a ConfChangeV2 adding the i-th initial voter (id order) at term 1,
+// committed; every ConfChangeV2 carries the member's id, directory id,
+// listener name and address as JSON in its Context, and a snapshot's data
+// is prefixed with the member set ("GRMS" | version 1 | length uint32 |
+// JSON | state machine data; membership.go). A Dir with no WAL starts
+// with an empty log.
+//
 // A rewrite writes header, snapshot, hardstate, entries. Replay stops at
 // the first short or corrupt record and the file is cut there (a torn
 // tail); damage before that, a gap in the log or a commit index past the
@@ -80,12 +100,17 @@
 // Each node dials every other member once and only writes on that
 // connection; it reads only on connections it accepted.
 //
-//	hello:  "GRFT" | version uint16 (1) | from node id int32 | to node id int32 |
-//	        cluster id length uint16 | cluster id
+//	hello:  "GRFT" | version uint16 (1 static, 2 dynamic) | from node id int32 |
+//	        to node id int32 | cluster id length uint16 | cluster id |
+//	        [version 2: address length uint16 | sender's address]
 //	frames: length uint32 | raftpb.Message (protobuf), repeated
 //
-// A hello for another node, from a non-member or with another cluster id
-// closes the connection. Messages that do not fit a peer's queue, or that
+// A hello for another node or with another cluster id closes the
+// connection, and so does one from a non-member of a static quorum. A
+// dynamic quorum's member accepts any sender and, if it does not know it
+// yet, answers it at the address its hello announced: a controller being
+// added hears from the leader before it has the entries that name the
+// leader. Messages that do not fit a peer's queue, or that
 // were queued when its connection failed, are dropped and raft is told
 // (ReportUnreachable; ReportSnapshot for a MsgSnap): raft retransmits.
 //

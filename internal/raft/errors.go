@@ -34,6 +34,27 @@ var (
 	// ErrCompacted is returned by ReadCommitted for an index the log no
 	// longer holds: it is covered by the latest snapshot.
 	ErrCompacted = errors.New("raft: index compacted into a snapshot")
+
+	// ErrStaticQuorum is returned by the membership changes of a quorum
+	// configured with Config.Voters (Kafka's kraft.version 0).
+	ErrStaticQuorum = errors.New("raft: the quorum's membership is static")
+	// ErrDuplicateVoter is returned by AddVoter for a member that is a
+	// voter already (Kafka's DUPLICATE_VOTER).
+	ErrDuplicateVoter = errors.New("raft: already a voter")
+	// ErrVoterNotFound is returned by RemoveVoter and UpdateVoter for a
+	// member that does not exist with that directory id (Kafka's
+	// VOTER_NOT_FOUND).
+	ErrVoterNotFound = errors.New("raft: no such member")
+	// ErrInvalidMember is returned for a change that names no address, a
+	// mismatched learner, or would remove the last voter.
+	ErrInvalidMember = errors.New("raft: invalid membership change")
+	// ErrMembershipChangePending is returned when raft refused a
+	// membership change because an earlier one was not yet applied
+	// (Kafka answers REQUEST_TIMED_OUT); retrying later is safe.
+	ErrMembershipChangePending = errors.New("raft: another membership change is pending")
+	// ErrBootstrapped is returned by Bootstrap for a dir that holds a
+	// log already.
+	ErrBootstrapped = errors.New("raft: log already exists")
 )
 
 // NotLeaderError is the ErrNotLeader error: it names the leader this node

@@ -38,6 +38,15 @@ type Listener interface {
 	HandleLeaderChange(leader int32, epoch uint64)
 }
 
+// AppliedListener is implemented by a Listener that wants to know the
+// Raft index it has reached even when the last entries carried no batch
+// (a new leader's empty entry, a membership change): HandleApplied
+// follows the HandleCommit calls of each group of entries with the index
+// of the group's last entry.
+type AppliedListener interface {
+	HandleApplied(offset uint64)
+}
+
 // appendTimeout bounds Journal.Append, as Kafka's request.timeout.ms
 // default bounds a controller write.
 const appendTimeout = 30 * time.Second
@@ -143,6 +152,9 @@ func (m journalMachine) Apply(ents []Entry) error {
 		if err := m.j.listener.HandleCommit(Batch{Offset: e.Index, Epoch: e.Term, Records: recs}); err != nil {
 			return err
 		}
+	}
+	if al, ok := m.j.listener.(AppliedListener); ok && len(ents) > 0 {
+		al.HandleApplied(ents[len(ents)-1].Index)
 	}
 	return nil
 }

@@ -90,6 +90,22 @@ type Node struct {
 	lastLead    uint64
 	lastTerm    uint64
 	lastContact map[uint64]time.Time
+	// members is the applied membership (membership.go); confHistory the
+	// configurations since the snapshot, for Compact.
+	members     memberSet
+	confHistory []confPoint
+	// handed is the last committed index handed to the apply goroutine
+	// (raft's applied after Advance); pendingConfIndex the last index a
+	// membership change may sit at (raft's pendingConfIndex, which we
+	// mirror so that a change is never proposed only to be refused).
+	handed           uint64
+	pendingConfIndex uint64
+	becameLeader     bool
+	// confQueue holds membership changes waiting for the pending one.
+	confQueue []*proposal
+	// campaignAlone asks the loop to campaign at once: this node became
+	// the only voter.
+	campaignAlone bool
 
 	// applied is the index of the last entry (or snapshot) handed to the
 	// StateMachine; written by the apply goroutine.
@@ -102,6 +118,14 @@ type Node struct {
 	}
 	queue applyQueue
 
+	// membersWake publishes the applied membership to other goroutines
+	// (Members, MembersChanged); c is closed and replaced at each change.
+	membersWake struct {
+		sync.Mutex
+		members memberSet
+		c       chan struct{}
+	}
+
 	mu struct {
 		sync.Mutex
 		leader  int32
@@ -111,9 +135,13 @@ type Node struct {
 	}
 }
 
-// proposal is one Propose call in flight.
+// proposal is one Propose call, or one membership change, in flight.
 type proposal struct {
-	payload   []byte
+	payload []byte
+	// conf is a membership change (payload is then unused); confCtx the
+	// member it names, tagged with seq when proposed.
+	conf      *pb.ConfChangeV2
+	confCtx   memberContext
 	seq       uint64
 	index     uint64 // set by the Ready loop before the proposal is registered
 	term      uint64
@@ -173,11 +201,12 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("node", cfg.NodeID)
-	bootstrap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
-		Index:     new(uint64),
-		Term:      new(uint64),
-		ConfState: &pb.ConfState{Voters: members(cfg.Voters), Learners: members(cfg.Learners)},
-	}}
+	bootstrap := emptySnapshot(&pb.ConfState{Voters: members(cfg.Voters), Learners: members(cfg.Learners)})
+	if cfg.Dynamic {
+		// A dynamic quorum's members are in its log (Bootstrap); a Dir
+		// never formatted starts empty and waits to be added.
+		bootstrap = emptySnapshot(&pb.ConfState{})
+	}
 	w, ms, err := openWAL(cfg.Dir, cfg.NodeID, bootstrap, log)
 	if err != nil {
 		return nil, err
@@ -188,11 +217,20 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 		}
 	}()
 	_, cs, _ := ms.InitialState()
-	if !slices.Equal(cs.GetVoters(), members(cfg.Voters)) || !slices.Equal(cs.GetLearners(), members(cfg.Learners)) {
+	if !cfg.Dynamic && (!slices.Equal(cs.GetVoters(), members(cfg.Voters)) || !slices.Equal(cs.GetLearners(), members(cfg.Learners))) {
 		log.Warn("raft: configured members differ from the stored ones; using the stored ones",
 			"stored_voters", cs.GetVoters(), "stored_learners", cs.GetLearners())
 	}
 	snap, _ := ms.Snapshot()
+	applied := snap.GetMetadata().GetIndex()
+	var ms0 memberSet
+	if cfg.Dynamic {
+		if ms0, _, err = unwrapSnapshot(snap.GetData()); err != nil {
+			return nil, fmt.Errorf("raft: snapshot at %d: %w", applied, err)
+		}
+	} else {
+		ms0 = staticMembers(&cfg)
+	}
 	n = &Node{
 		cfg:         cfg,
 		log:         log,
@@ -210,12 +248,15 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 		unindexed:   map[uint64]*proposal{},
 		confState:   cs,
 		lastContact: map[uint64]time.Time{},
+		confHistory: []confPoint{{index: applied, cs: cs, members: ms0}},
+		handed:      applied,
 	}
 	n.queue.notify = make(chan struct{}, 1)
 	n.mu.leader = -1
 	n.mu.waiters = map[uint64]*proposal{}
 	n.appliedWake.c = make(chan struct{})
-	n.setApplied(snap.GetMetadata().GetIndex())
+	n.membersWake.c = make(chan struct{})
+	n.setApplied(applied)
 
 	rn, err := newRawNode(&etcdraft.Config{
 		ID:                        n.id,
@@ -229,6 +270,7 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 		CheckQuorum:               true, // a partitioned leader steps down
 		PreVote:                   true, // KIP-996: a rejoining node does not disrupt the leader
 		DisableProposalForwarding: true, // Propose answers NotLeaderError instead
+		StepDownOnRemoval:         true, // KIP-853: a removed leader resigns
 		Logger:                    raftLogger{log},
 	})
 	if err != nil {
@@ -244,6 +286,19 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 	n.tr, err = newTransport(&n.cfg, n.deliver)
 	if err != nil {
 		return nil, err
+	}
+	n.setMembers(ms0)
+	if cfg.Dynamic {
+		// Reach every member the log names, before the committed changes
+		// are applied again (the first Readys do that).
+		inLog, err := membersInLog(ms, ms0)
+		if err != nil {
+			n.tr.close()
+			return nil, err
+		}
+		for _, m := range inLog {
+			n.tr.setPeer(raftID(m.ID), m.Addr)
+		}
 	}
 	n.ticker = cfg.NewTicker(cfg.TickInterval)
 	if len(cs.GetVoters()) == 1 && cs.GetVoters()[0] == n.id {
@@ -310,10 +365,14 @@ func (n *Node) ID() int32 { return n.cfg.NodeID }
 // While the leader is cut off from the quorum Propose waits, since the
 // entry may yet commit; pass a ctx with a deadline.
 func (n *Node) Propose(ctx context.Context, data []byte) (uint64, error) {
+	return n.submit(ctx, &proposal{payload: data, done: make(chan error, 1)})
+}
+
+// submit hands p to the Ready loop and waits for its outcome (Propose).
+func (n *Node) submit(ctx context.Context, p *proposal) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	p := &proposal{payload: data, done: make(chan error, 1)}
 	select {
 	case n.propc <- p:
 	case <-ctx.Done():

@@ -150,5 +150,22 @@ func (n *Node) LatestSnapshot() (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("raft: snapshot: %w", err)
 	}
 	md := snap.GetMetadata()
-	return Snapshot{Index: md.GetIndex(), Term: md.GetTerm(), Data: snap.GetData()}, nil
+	data, err := n.snapshotData(snap)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return Snapshot{Index: md.GetIndex(), Term: md.GetTerm(), Data: data}, nil
+}
+
+// snapshotData is the state machine's part of snap's data: all of it in
+// a static quorum, what follows the member set in a dynamic one.
+func (n *Node) snapshotData(snap *pb.Snapshot) ([]byte, error) {
+	if !n.cfg.Dynamic {
+		return snap.GetData(), nil
+	}
+	_, data, err := unwrapSnapshot(snap.GetData())
+	if err != nil {
+		return nil, fmt.Errorf("raft: snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
+	}
+	return data, nil
 }

@@ -7,7 +7,6 @@ import (
 
 	etcdraft "go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // run is the Ready loop: the only goroutine that touches the RawNode, the
@@ -59,6 +58,7 @@ func (n *Node) run() {
 		case <-n.stopc:
 			return
 		}
+		n.retryConf()
 		if err := n.drainReady(); err != nil {
 			n.stop(err)
 			return
@@ -77,6 +77,10 @@ func (n *Node) step(m *pb.Message) {
 func (n *Node) propose(p *proposal) {
 	if p.abandoned.Load() {
 		return // the caller gave up before the entry was even appended
+	}
+	if p.conf != nil {
+		n.proposeConf(p) // membership.go
+		return
 	}
 	bs := n.rn.BasicStatus()
 	if bs.RaftState != etcdraft.StateLeader {
@@ -119,13 +123,24 @@ func (n *Node) drainReady() error {
 			return err
 		}
 		n.rn.Advance(rd)
+		if n.campaignAlone {
+			// The only voter need not wait out an election timeout.
+			n.campaignAlone = false
+			if n.rn.BasicStatus().RaftState != etcdraft.StateLeader {
+				_ = n.rn.Campaign()
+			}
+		}
 	}
 	if len(n.unindexed) > 0 {
 		// Every entry the leader appends appears in the next Ready, so
-		// this cannot happen; if it does, the caller must not hang.
-		n.log.Error("raft: proposals missing from the log", "count", len(n.unindexed))
+		// this cannot happen but for a membership change raft refused
+		// (it appends an empty entry instead); the caller must not hang.
 		for seq, p := range n.unindexed {
-			p.done <- ErrProposalUnknown
+			err := confDropped(p)
+			if p.conf == nil {
+				n.log.Error("raft: proposal missing from the log", "seq", seq)
+			}
+			p.done <- err
 			delete(n.unindexed, seq)
 		}
 	}
@@ -152,11 +167,22 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 		if !etcdraft.IsEmptyHardState(rd.HardState) {
 			_ = n.storage.SetHardState(rd.HardState)
 		}
-		n.confState = rd.Snapshot.GetMetadata().GetConfState()
+		md := rd.Snapshot.GetMetadata()
+		n.confState = md.GetConfState()
+		members := staticMembers(&n.cfg)
+		if n.cfg.Dynamic {
+			var err error
+			if members, _, err = unwrapSnapshot(rd.Snapshot.GetData()); err != nil {
+				return fmt.Errorf("raft: snapshot %d from the leader: %w", md.GetIndex(), err)
+			}
+		}
+		n.confHistory = []confPoint{{index: md.GetIndex(), cs: n.confState, members: members}}
+		n.handed = max(n.handed, md.GetIndex())
 		// The snapshot supersedes the log: replace the WAL in one step.
 		if err := n.wal.rewrite(n.storage); err != nil {
 			return err
 		}
+		n.setMembers(members)
 		n.log.Info("raft: snapshot received", "index", rd.Snapshot.GetMetadata().GetIndex(),
 			"term", rd.Snapshot.GetMetadata().GetTerm(), "bytes", len(rd.Snapshot.GetData()))
 	} else {
@@ -170,11 +196,21 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 			_ = n.storage.SetHardState(rd.HardState)
 		}
 	}
+	if n.becameLeader {
+		// raft lets a new leader change membership only once it has
+		// applied everything in its log at election (pendingConfIndex).
+		n.becameLeader = false
+		last, _ := n.storage.LastIndex()
+		n.pendingConfIndex = max(n.pendingConfIndex, last)
+	}
 	if len(n.unindexed) > 0 {
 		n.indexProposals(rd.Entries)
 	}
 
 	// 2. Send.
+	if n.cfg.Dynamic {
+		n.patchSnapshots(rd.Messages)
+	}
 	n.tr.send(rd.Messages)
 
 	// 3. Apply (asynchronously, in order).
@@ -187,6 +223,7 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 				return err
 			}
 		}
+		n.handed = rd.CommittedEntries[len(rd.CommittedEntries)-1].GetIndex()
 		n.queue.push(applyEvent{ents: rd.CommittedEntries})
 	}
 	return nil
@@ -201,6 +238,9 @@ func (n *Node) noteLeader() {
 		return
 	}
 	n.lastLead, n.lastTerm = lead, term
+	if lead == n.id && bs.RaftState == etcdraft.StateLeader {
+		n.becameLeader = true
+	}
 	n.mu.Lock()
 	n.mu.leader, n.mu.term = nodeID(lead), term
 	n.mu.Unlock()
@@ -212,10 +252,21 @@ func (n *Node) noteLeader() {
 // and registers them, by index, for the apply goroutine to resolve.
 func (n *Node) indexProposals(ents []*pb.Entry) {
 	for _, e := range ents {
-		if e.GetType() != pb.EntryNormal {
-			continue
+		var node int32
+		var seq uint64
+		var ok bool
+		switch e.GetType() {
+		case pb.EntryNormal:
+			node, seq, _, ok = untag(e.GetData())
+		case pb.EntryConfChangeV2:
+			// A membership change: its tag is in the member context.
+			if cc, _, err := decodeConfChange(e); err == nil {
+				var c memberContext
+				c, ok = decodeMemberContext(cc.GetContext())
+				node, seq = c.Proposer, c.Seq
+				n.pendingConfIndex = max(n.pendingConfIndex, e.GetIndex())
+			}
 		}
-		node, seq, _, ok := untag(e.GetData())
 		if !ok || node != n.cfg.NodeID {
 			continue
 		}
@@ -240,30 +291,39 @@ func (n *Node) indexProposals(ents []*pb.Entry) {
 }
 
 // applyConfChange applies a committed membership change to the RawNode,
-// as the Ready contract requires. Members are static today, so none is
-// ever proposed, but a log that has one must still be followed.
+// as the Ready contract requires, and to the member set (the endpoints
+// of a dynamic quorum, membership.go). Other entries are left alone.
 func (n *Node) applyConfChange(e *pb.Entry) error {
-	var cc pb.ConfChangeI
-	switch e.GetType() {
-	case pb.EntryConfChange:
-		c := &pb.ConfChange{}
-		if err := proto.Unmarshal(e.GetData(), c); err != nil {
-			return fmt.Errorf("raft: decode conf change at %d: %w", e.GetIndex(), err)
-		}
-		cc = c
-	case pb.EntryConfChangeV2:
-		c := &pb.ConfChangeV2{}
-		if err := proto.Unmarshal(e.GetData(), c); err != nil {
-			return fmt.Errorf("raft: decode conf change at %d: %w", e.GetIndex(), err)
-		}
-		cc = c
-	default:
-		return nil
+	cc, ok, err := decodeConfChange(e)
+	if !ok || err != nil {
+		return err
 	}
 	n.confState = n.rn.ApplyConfChange(cc)
+	members := n.members
+	if n.cfg.Dynamic {
+		members = applyMembers(n.members, cc)
+		for id := range n.members {
+			if _, still := members[id]; !still && id != n.cfg.NodeID {
+				n.tr.removePeer(raftID(id))
+			}
+		}
+	}
+	n.confHistory = append(n.confHistory, confPoint{index: e.GetIndex(), cs: n.confState, members: members})
+	n.setMembers(members)
+	v := n.confState.GetVoters()
+	n.campaignAlone = len(v) == 1 && v[0] == n.id
 	n.log.Info("raft: membership changed", "index", e.GetIndex(),
-		"voters", n.confState.GetVoters(), "learners", n.confState.GetLearners())
+		"voters", nodeIDs(n.confState.GetVoters()), "learners", nodeIDs(n.confState.GetLearners()))
 	return nil
+}
+
+// nodeIDs converts raft ids to node ids.
+func nodeIDs(ids []uint64) []int32 {
+	out := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, nodeID(id))
+	}
+	return out
 }
 
 // compact snapshots the storage at r.index with r.data and rewrites the
@@ -277,7 +337,14 @@ func (n *Node) compact(r *compactReq) error {
 	if r.index <= si {
 		return fmt.Errorf("%w: index %d not after snapshot %d", ErrCompactIndex, r.index, si)
 	}
-	if _, err := n.storage.CreateSnapshot(r.index, n.confState, r.data); err != nil {
+	// The snapshot records the configuration in force at its index, not
+	// the latest one: changes after it are still entries in the log.
+	conf := n.confAt(r.index)
+	data := r.data
+	if n.cfg.Dynamic {
+		data = wrapSnapshot(conf.members, data)
+	}
+	if _, err := n.storage.CreateSnapshot(r.index, conf.cs, data); err != nil {
 		return fmt.Errorf("raft: create snapshot at %d: %w", r.index, err)
 	}
 	if err := n.storage.Compact(r.index); err != nil {
@@ -289,6 +356,7 @@ func (n *Node) compact(r *compactReq) error {
 		n.stop(err)
 		return err
 	}
+	n.trimConfHistory(r.index)
 	n.log.Info("raft: log compacted", "index", r.index, "bytes", len(r.data))
 	return nil
 }

@@ -28,6 +28,11 @@ type Status struct {
 	FirstIndex, LastIndex       uint64
 	SnapshotIndex, SnapshotTerm uint64
 	Voters, Learners            []int32
+	// Members are the applied membership with each member's endpoint
+	// and directory id (membership.go), by id.
+	Members []Member
+	// Dynamic is Config.Dynamic: the membership is the log's.
+	Dynamic bool
 	// Progress is each member's replication state, on the leader only.
 	Progress map[int32]Progress
 }
@@ -77,6 +82,8 @@ func (n *Node) status() Status {
 		LastIndex:     last,
 		SnapshotIndex: snap.GetMetadata().GetIndex(),
 		SnapshotTerm:  snap.GetMetadata().GetTerm(),
+		Members:       n.members.sorted(),
+		Dynamic:       n.cfg.Dynamic,
 	}
 	for _, id := range n.confState.GetVoters() {
 		s.Voters = append(s.Voters, nodeID(id))

@@ -283,6 +283,8 @@ type testCluster struct {
 	ticks    map[int32]*testTicker
 	// configure, if set, adjusts each node's Config before Open.
 	configure func(*Config)
+	// dynamic clusters take their members from the log (Config.Dynamic).
+	dynamic bool
 }
 
 // newTestCluster makes a cluster of voters with node ids 0..n-1 (0 checks
@@ -329,6 +331,10 @@ func (c *testCluster) config(id int32) Config {
 			c.ticks[id] = tt
 			return tt
 		},
+	}
+	if c.dynamic {
+		cfg.Voters, cfg.Learners = nil, nil
+		cfg.Dynamic, cfg.ListenAddr = true, logicalAddr(id)
 	}
 	if c.configure != nil {
 		c.configure(&cfg)

@@ -29,8 +29,11 @@ import (
 // each MsgSnap was sent or lost.
 
 const (
-	helloMagic   = "GRFT"
-	helloVersion = 1
+	helloMagic = "GRFT"
+	// helloVersion 1 is a static quorum's hello; 2 (a dynamic quorum's)
+	// adds the sender's address.
+	helloVersion        = 1
+	helloVersionAddress = 2
 	// helloFixedLen is magic + version uint16 + from int32 + to int32 +
 	// cluster id length uint16.
 	helloFixedLen = 4 + 2 + 4 + 4 + 2
@@ -60,9 +63,21 @@ type snapReport struct {
 }
 
 type peer struct {
-	id    uint64
-	addr  string
-	queue chan outMsg
+	id     uint64
+	queue  chan outMsg
+	ctx    context.Context // cancelled when the peer is removed or the transport closes
+	cancel context.CancelFunc
+
+	mu struct {
+		sync.Mutex
+		addr string
+	}
+}
+
+func (p *peer) addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.addr
 }
 
 type transport struct {
@@ -71,7 +86,6 @@ type transport struct {
 	log     *slog.Logger
 	ln      net.Listener
 	deliver func(*pb.Message) bool // false once the node stops
-	peers   map[uint64]*peer       // fixed at construction
 
 	// notify has a value when reports are waiting (capacity 1).
 	notify chan struct{}
@@ -81,6 +95,10 @@ type transport struct {
 
 	mu struct {
 		sync.Mutex
+		// peers are the members this node sends to. A static quorum's
+		// are fixed at construction; a dynamic quorum's follow the
+		// membership (setPeer, removePeer).
+		peers       map[uint64]*peer
 		unreachable map[uint64]struct{}
 		snaps       []snapReport
 		conns       map[net.Conn]struct{} // accepted and dialed, closed by close
@@ -99,20 +117,64 @@ func newTransport(cfg *Config, deliver func(*pb.Message) bool) (*transport, erro
 		log:     cfg.Logger,
 		ln:      ln,
 		deliver: deliver,
-		peers:   map[uint64]*peer{},
 		notify:  make(chan struct{}, 1),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.mu.peers = map[uint64]*peer{}
 	t.mu.unreachable = map[uint64]struct{}{}
 	t.mu.conns = map[net.Conn]struct{}{}
-	for id, addr := range cfg.peerAddrs() {
-		t.peers[id] = &peer{id: id, addr: addr, queue: make(chan outMsg, cfg.SendQueueLength)}
+	if !cfg.Dynamic {
+		for id, addr := range cfg.peerAddrs() {
+			t.setPeer(id, addr)
+		}
 	}
 	t.goAsync(t.acceptLoop)
-	for _, p := range t.peers {
-		t.goAsync(func() { t.runPeer(p) })
-	}
 	return t, nil
+}
+
+// setPeer adds peer id at addr, or moves it there. Safe for concurrent
+// use; a no-op once closed and for this node itself.
+func (t *transport) setPeer(id uint64, addr string) {
+	if id == t.self || addr == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.closed {
+		return
+	}
+	if p := t.mu.peers[id]; p != nil {
+		p.mu.Lock()
+		moved := p.mu.addr != addr
+		p.mu.addr = addr
+		p.mu.Unlock()
+		if moved {
+			t.log.Info("raft: peer address changed", "peer", nodeID(id), "addr", addr)
+		}
+		return
+	}
+	p := &peer{id: id, queue: make(chan outMsg, t.cfg.SendQueueLength)}
+	p.mu.addr = addr
+	p.ctx, p.cancel = context.WithCancel(t.ctx)
+	t.mu.peers[id] = p
+	t.goAsync(func() { t.runPeer(p) })
+}
+
+// removePeer stops sending to peer id (a removed member).
+func (t *transport) removePeer(id uint64) {
+	t.mu.Lock()
+	p := t.mu.peers[id]
+	delete(t.mu.peers, id)
+	t.mu.Unlock()
+	if p != nil {
+		p.cancel()
+	}
+}
+
+func (t *transport) peer(id uint64) *peer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.peers[id]
 }
 
 // goAsync starts a goroutine that close waits for.
@@ -164,7 +226,7 @@ func (t *transport) untrack(c net.Conn) {
 // send queues msgs. Called on the Ready loop only; never blocks.
 func (t *transport) send(msgs []*pb.Message) {
 	for _, m := range msgs {
-		p := t.peers[m.GetTo()]
+		p := t.peer(m.GetTo())
 		if p == nil {
 			t.log.Debug("raft: message to unknown member dropped", "to", nodeID(m.GetTo()), "type", m.GetType().String())
 			continue
@@ -240,18 +302,18 @@ func (t *transport) runPeer(p *peer) {
 		var first outMsg
 		select {
 		case first = <-p.queue:
-		case <-t.ctx.Done():
+		case <-p.ctx.Done():
 			return
 		}
 		conn, err := t.dial(p)
 		if err != nil {
-			if t.ctx.Err() != nil {
+			if p.ctx.Err() != nil {
 				return
 			}
-			t.log.Debug("raft: dial peer", "peer", nodeID(p.id), "addr", p.addr, "err", err)
+			t.log.Debug("raft: dial peer", "peer", nodeID(p.id), "addr", p.addr(), "err", err)
 			t.dropped(p.id, first)
 			t.drain(p)
-			if !t.sleep(backoff) {
+			if !t.sleep(p.ctx, backoff) {
 				return
 			}
 			backoff = min(backoff*2, t.cfg.MaxReconnectBackoff)
@@ -259,7 +321,7 @@ func (t *transport) runPeer(p *peer) {
 		}
 		sent, err := t.stream(p, conn, first)
 		t.untrack(conn)
-		if t.ctx.Err() != nil {
+		if p.ctx.Err() != nil {
 			return
 		}
 		t.log.Debug("raft: peer connection lost", "peer", nodeID(p.id), "err", err)
@@ -268,7 +330,7 @@ func (t *transport) runPeer(p *peer) {
 		if sent {
 			backoff = t.cfg.ReconnectBackoff
 		}
-		if !t.sleep(backoff) {
+		if !t.sleep(p.ctx, backoff) {
 			return
 		}
 		backoff = min(backoff*2, t.cfg.MaxReconnectBackoff)
@@ -287,21 +349,21 @@ func (t *transport) drain(p *peer) {
 	}
 }
 
-func (t *transport) sleep(d time.Duration) bool {
+func (t *transport) sleep(ctx context.Context, d time.Duration) bool {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
 	case <-tm.C:
 		return true
-	case <-t.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }
 
 func (t *transport) dial(p *peer) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.DialTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, t.cfg.DialTimeout)
 	defer cancel()
-	conn, err := t.cfg.Dial(ctx, "tcp", p.addr)
+	conn, err := t.cfg.Dial(ctx, "tcp", p.addr())
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +383,11 @@ func (t *transport) stream(p *peer, conn net.Conn, first outMsg) (sent bool, err
 	deadline := func() { _ = conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout)) }
 
 	deadline()
-	if _, err := bw.Write(appendHello(nil, t.cfg.NodeID, nodeID(p.id), t.cfg.ClusterID)); err != nil {
+	hello := appendHello(nil, t.cfg.NodeID, nodeID(p.id), t.cfg.ClusterID)
+	if t.cfg.Dynamic {
+		hello = appendHelloAddr(nil, t.cfg.NodeID, nodeID(p.id), t.cfg.ClusterID, t.cfg.AdvertisedAddr)
+	}
+	if _, err := bw.Write(hello); err != nil {
 		if first.snap {
 			snaps++
 		}
@@ -364,7 +430,7 @@ func (t *transport) stream(p *peer, conn net.Conn, first outMsg) (sent bool, err
 			if err := write(om); err != nil {
 				return sent, err
 			}
-		case <-t.ctx.Done():
+		case <-p.ctx.Done():
 			return sent, nil
 		}
 	}
@@ -382,7 +448,7 @@ func (t *transport) acceptLoop() {
 				continue
 			}
 			t.log.Error("raft: accept", "err", err)
-			if !t.sleep(t.cfg.ReconnectBackoff) {
+			if !t.sleep(t.ctx, t.cfg.ReconnectBackoff) {
 				return
 			}
 			continue
@@ -400,14 +466,23 @@ func (t *transport) serveConn(conn net.Conn) {
 	defer t.untrack(conn)
 	br := bufio.NewReaderSize(conn, 64<<10)
 	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.DialTimeout + t.cfg.WriteTimeout))
-	from, err := readHello(br, t.cfg.NodeID, t.cfg.ClusterID)
+	from, addr, err := readHello(br, t.cfg.NodeID, t.cfg.ClusterID)
 	if err != nil {
 		t.log.Warn("raft: refused peer connection", "remote", conn.RemoteAddr().String(), "err", err)
 		return
 	}
-	if _, ok := t.peers[raftID(from)]; !ok {
-		t.log.Warn("raft: refused connection from unknown member", "peer", from, "remote", conn.RemoteAddr().String())
-		return
+	if t.peer(raftID(from)) == nil {
+		if !t.cfg.Dynamic {
+			t.log.Warn("raft: refused connection from unknown member", "peer", from, "remote", conn.RemoteAddr().String())
+			return
+		}
+		// A dynamic quorum's member this node has not heard of yet: the
+		// leader that has just added it, or a member it has yet to
+		// apply. Answer it at the address it announced.
+		if addr != "" && from != t.cfg.NodeID {
+			t.log.Info("raft: learned peer address from its hello", "peer", from, "addr", addr)
+			t.setPeer(raftID(from), addr)
+		}
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	for {
@@ -433,7 +508,7 @@ func (t *transport) serveConn(conn net.Conn) {
 	}
 }
 
-// appendHello appends the connection preamble.
+// appendHello appends a static quorum's connection preamble (version 1).
 func appendHello(buf []byte, from, to int32, clusterID string) []byte {
 	buf = append(buf, helloMagic...)
 	buf = binary.BigEndian.AppendUint16(buf, helloVersion)
@@ -443,32 +518,55 @@ func appendHello(buf []byte, from, to int32, clusterID string) []byte {
 	return append(buf, clusterID...)
 }
 
-// readHello reads and checks the preamble and returns the sender's id.
-func readHello(r io.Reader, self int32, clusterID string) (int32, error) {
+// appendHelloAddr appends a dynamic quorum's preamble (version 2): the
+// version 1 fields and the sender's address.
+func appendHelloAddr(buf []byte, from, to int32, clusterID, addr string) []byte {
+	start := len(buf)
+	buf = appendHello(buf, from, to, clusterID)
+	binary.BigEndian.PutUint16(buf[start+4:start+6], helloVersionAddress)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(addr)))
+	return append(buf, addr...)
+}
+
+// readHello reads and checks the preamble and returns the sender's id
+// and, in a version 2 hello, its address.
+func readHello(r io.Reader, self int32, clusterID string) (int32, string, error) {
 	var hdr [helloFixedLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, fmt.Errorf("%w: %w", errBadHello, err)
+		return 0, "", fmt.Errorf("%w: %w", errBadHello, err)
 	}
 	if string(hdr[0:4]) != helloMagic {
-		return 0, fmt.Errorf("%w: magic %q", errBadHello, hdr[0:4])
+		return 0, "", fmt.Errorf("%w: magic %q", errBadHello, hdr[0:4])
 	}
-	if v := binary.BigEndian.Uint16(hdr[4:6]); v != helloVersion {
-		return 0, fmt.Errorf("%w: version %d", errBadHello, v)
+	v := binary.BigEndian.Uint16(hdr[4:6])
+	if v != helloVersion && v != helloVersionAddress {
+		return 0, "", fmt.Errorf("%w: version %d", errBadHello, v)
 	}
 	from := int32(binary.BigEndian.Uint32(hdr[6:10]))
 	to := int32(binary.BigEndian.Uint32(hdr[10:14]))
 	n := binary.BigEndian.Uint16(hdr[14:16])
 	cid := make([]byte, n)
 	if _, err := io.ReadFull(r, cid); err != nil {
-		return 0, fmt.Errorf("%w: %w", errBadHello, err)
+		return 0, "", fmt.Errorf("%w: %w", errBadHello, err)
+	}
+	var addr []byte
+	if v == helloVersionAddress {
+		var l [2]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			return 0, "", fmt.Errorf("%w: %w", errBadHello, err)
+		}
+		addr = make([]byte, binary.BigEndian.Uint16(l[:]))
+		if _, err := io.ReadFull(r, addr); err != nil {
+			return 0, "", fmt.Errorf("%w: %w", errBadHello, err)
+		}
 	}
 	if to != self {
-		return 0, fmt.Errorf("%w: addressed to node %d, this is node %d", errBadHello, to, self)
+		return 0, "", fmt.Errorf("%w: addressed to node %d, this is node %d", errBadHello, to, self)
 	}
 	if clusterID != "" && string(cid) != clusterID {
-		return 0, fmt.Errorf("%w: cluster id %q, want %q", errBadHello, cid, clusterID)
+		return 0, "", fmt.Errorf("%w: cluster id %q, want %q", errBadHello, cid, clusterID)
 	}
-	return from, nil
+	return from, string(addr), nil
 }
 
 // readFrame reads one length-prefixed frame of at most max bytes.

@@ -16,12 +16,23 @@ import (
 
 func TestHello(t *testing.T) {
 	b := appendHello(nil, 3, 0, "cid")
-	from, err := readHello(bytes.NewReader(b), 0, "cid")
-	if err != nil || from != 3 {
-		t.Fatalf("from %d err %v", from, err)
+	from, addr, err := readHello(bytes.NewReader(b), 0, "cid")
+	if err != nil || from != 3 || addr != "" {
+		t.Fatalf("from %d addr %q err %v", from, addr, err)
 	}
-	if _, err := readHello(bytes.NewReader(b), 0, ""); err != nil {
+	if _, _, err := readHello(bytes.NewReader(b), 0, ""); err != nil {
 		t.Fatalf("unchecked cluster id: %v", err)
+	}
+	// A dynamic quorum's hello (version 2) announces the sender's
+	// address, so a member that has not applied the change adding the
+	// sender can answer it.
+	b2 := appendHelloAddr(nil, 3, 0, "cid", "h3:9093")
+	from, addr, err = readHello(bytes.NewReader(b2), 0, "cid")
+	if err != nil || from != 3 || addr != "h3:9093" {
+		t.Fatalf("v2: from %d addr %q err %v", from, addr, err)
+	}
+	if _, _, err := readHello(bytes.NewReader(b2[:len(b2)-1]), 0, "cid"); !errors.Is(err, errBadHello) {
+		t.Fatalf("short v2 address: %v", err)
 	}
 	for name, c := range map[string]struct {
 		b         []byte
@@ -36,7 +47,7 @@ func TestHello(t *testing.T) {
 		"short id":      {b[:len(b)-1], 0, "cid"},
 		"kafka request": {binary.BigEndian.AppendUint32(nil, 42), 0, ""},
 	} {
-		if _, err := readHello(bytes.NewReader(c.b), c.self, c.clusterID); !errors.Is(err, errBadHello) {
+		if _, _, err := readHello(bytes.NewReader(c.b), c.self, c.clusterID); !errors.Is(err, errBadHello) {
 			t.Errorf("%s: %v, want errBadHello", name, err)
 		}
 	}
@@ -75,7 +86,7 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(good[:20])
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := bytes.NewReader(in)
-		if _, err := readHello(r, 0, "c"); err != nil {
+		if _, _, err := readHello(r, 0, "c"); err != nil {
 			return
 		}
 		for {

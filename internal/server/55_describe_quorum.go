@@ -11,6 +11,12 @@ package server
 // listeners, and on broker listeners of a quorum node by forwarding to
 // the active controller (forward.go).
 //
+// In a dynamic quorum (KIP-853) every voter, and every controller being
+// added (a Raft learner, listed with the observers), carries the
+// directory id and the endpoint the log's voter set records for it;
+// in a static quorum the directory ids are zero and the endpoints are
+// controller.quorum.voters'.
+//
 //	v0: leader id and epoch, high watermark, voters and observers with
 //	    their log end offsets.
 //	v1: last_fetch_timestamp and last_caught_up_timestamp (KIP-836).
@@ -60,8 +66,8 @@ func (s *Server) handleDescribeQuorum(c *conn, req *kmsg.DescribeQuorumRequest) 
 				sp.LeaderEpoch = int32(qs.Epoch)
 			default:
 				sp.LeaderID, sp.LeaderEpoch, sp.HighWatermark = qs.Leader, int32(qs.Epoch), qs.HighWatermark
-				sp.CurrentVoters = replicaStates(qs.Voters)
-				sp.Observers = replicaStates(qs.Observers)
+				sp.CurrentVoters = replicaStates(qs.Voters, req.Version)
+				sp.Observers = replicaStates(qs.Observers, req.Version)
 			}
 			if sp.ErrorCode != 0 && req.Version >= 2 {
 				msg := kerr.ErrorForCode(sp.ErrorCode).Error()
@@ -72,16 +78,19 @@ func (s *Server) handleDescribeQuorum(c *conn, req *kmsg.DescribeQuorumRequest) 
 		resp.Topics = append(resp.Topics, st)
 	}
 	if ok && qs.IsLeader && req.Version >= 2 {
-		for _, v := range append(append([]controller.ReplicaState{}, qs.Voters...), qs.Observers...) {
+		for _, v := range qs.Voters {
 			host, port, err := net.SplitHostPort(v.Addr)
 			if err != nil {
-				continue // an observer broker: the quorum knows no endpoint of it
+				continue
 			}
 			n := kmsg.NewDescribeQuorumResponseNode()
 			n.NodeID = v.ID
 			l := kmsg.NewDescribeQuorumResponseNodeListener()
 			p, _ := strconv.Atoi(port)
-			l.Name, l.Host, l.Port = s.controllerListenerName(c), host, uint16(p)
+			l.Name, l.Host, l.Port = v.Listener, host, uint16(p)
+			if l.Name == "" {
+				l.Name = s.controllerListenerName(c)
+			}
 			n.Listeners = append(n.Listeners, l)
 			resp.Nodes = append(resp.Nodes, n)
 		}
@@ -89,11 +98,14 @@ func (s *Server) handleDescribeQuorum(c *conn, req *kmsg.DescribeQuorumRequest) 
 	return resp
 }
 
-func replicaStates(rs []controller.ReplicaState) []kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
+func replicaStates(rs []controller.ReplicaState, version int16) []kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
 	out := make([]kmsg.DescribeQuorumResponseTopicPartitionReplicaState, 0, len(rs))
 	for _, r := range rs {
 		v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 		v.ReplicaID, v.LogEndOffset = r.ID, r.LogEndOffset
+		if version >= 2 {
+			v.ReplicaDirectoryID = r.DirectoryID
+		}
 		v.LastFetchTimestamp, v.LastCaughtUpTimestamp = -1, -1
 		if !r.LastFetch.IsZero() {
 			v.LastFetchTimestamp = r.LastFetch.UnixMilli()
