@@ -7,6 +7,9 @@
 # GREGOR_KGO_NODES=3 runs it against a three-node cluster instead of one
 # node (combined broker+controller nodes, a Raft quorum of three, topics
 # and __consumer_offsets replicated three ways, KGO_TEST_RF=3).
+# GREGOR_KGO_SASL=1 (one node) adds a SASL_PLAINTEXT listener with
+# SCRAM-SHA-256 and a SCRAM user, for the suite's SCRAM tests
+# (KGO_TEST_SCRAM, KGO_TEST_SCRAM_SEEDS); they skip without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -14,6 +17,8 @@ franz=v1.22.3
 work=$(mktemp -d)
 nodes=${GREGOR_KGO_NODES:-1}
 case "$nodes" in 1|3) ;; *) echo "GREGOR_KGO_NODES must be 1 or 3"; exit 2;; esac
+sasl=${GREGOR_KGO_SASL:-}
+if [ -n "$sasl" ] && [ "$nodes" != 1 ]; then echo "GREGOR_KGO_SASL needs GREGOR_KGO_NODES=1"; exit 2; fi
 pids=()
 stop_brokers() {
   local p
@@ -46,6 +51,13 @@ log.dirs=$work/data
 offsets.topic.replication.factor=1
 group.initial.rebalance.delay.ms=0
 PROPS
+  if [ -n "$sasl" ]; then
+    cat >>"$work/server.properties" <<PROPS
+listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0
+inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+PROPS
+  fi
   "$work/gregor" server "$work/server.properties" >"$work/broker1.log" 2>&1 &
   pids+=($!)
   rf=1
@@ -106,6 +118,20 @@ for i in $(seq 1 "$nodes"); do
   addrs+=("$addr")
 done
 seeds=$(IFS=,; echo "${addrs[*]}")
+scram_env=()
+if [ -n "$sasl" ]; then
+  scram_addr=""
+  for _ in $(seq 1 100); do
+    scram_addr=$(listen_addr "$work/broker1.log" SASL_PLAINTEXT)
+    [ -n "$scram_addr" ] && break
+    sleep 0.1
+  done
+  "$work/gregor" kafka-configs --bootstrap-server "$seeds" --alter --entity-type users --entity-name kgo \
+    --add-config 'SCRAM-SHA-256=[password=kgo-secret]' >"$work/scram.log" 2>&1 ||
+    { echo "adding the SCRAM user failed:"; cat "$work/scram.log"; exit 1; }
+  scram_env=(KGO_TEST_SCRAM=kgo:kgo-secret KGO_TEST_SCRAM_SEEDS="$scram_addr")
+  echo "SCRAM-SHA-256 listener at $scram_addr"
+fi
 
 # A node listens before it has registered with the controller, and the
 # controller places replicas only on registered, unfenced brokers (fewer
@@ -135,7 +161,7 @@ echo "gregor ($nodes node(s)) at $seeds"
 skip=${GREGOR_KGO_SKIP-}
 
 set +e
-(cd "$work/franz-go/pkg/kgo" && KGO_SEEDS="$seeds" KGO_TEST_RF=$rf KGO_TEST_RECORDS=20000 \
+(cd "$work/franz-go/pkg/kgo" && env "${scram_env[@]}" KGO_SEEDS="$seeds" KGO_TEST_RF=$rf KGO_TEST_RECORDS=20000 \
   "$work/kgo.test" -test.v -test.timeout 15m ${skip:+-test.skip "$skip"} "$@") >"$work/kgo.log" 2>&1
 rc=$?
 set -e

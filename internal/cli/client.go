@@ -36,6 +36,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/gregor-streaming/gregor/internal/security"
 )
 
 // clientRole selects which Kafka client properties apply.
@@ -137,7 +139,8 @@ func warnUnknownProps(w io.Writer, props map[string]string, role clientRole, han
 // SCRAM-SHA-512) with sasl.jaas.config username/password, and PEM TLS:
 // ssl.truststore.location/.certificates with ssl.truststore.type=PEM,
 // ssl.keystore.location or ssl.keystore.certificate.chain+ssl.keystore.key
-// with ssl.keystore.type=PEM, ssl.endpoint.identification.algorithm.
+// with ssl.keystore.type=PEM (the key encrypted with ssl.key.password or
+// not), ssl.endpoint.identification.algorithm.
 //
 // Producer: acks, enable.idempotence, linger.ms, batch.size,
 // max.request.size, compression.type, delivery.timeout.ms,
@@ -480,8 +483,13 @@ var jaasOption = regexp.MustCompile(`(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"`)
 
 // jaasCredentials extracts username and password from a sasl.jaas.config
 // value such as `org.apache.kafka.common.security.plain.PlainLoginModule
-// required username="alice" password="secret";`.
+// required username="alice" password="secret";`, parsed as Kafka's
+// JaasConfig does; text that does not parse is searched for the two
+// options.
 func jaasCredentials(jaas string) (user, pass string) {
+	if m, err := security.ParseJAASModule(jaas); err == nil {
+		return m.Username(), m.Password()
+	}
 	for _, m := range jaasOption.FindAllStringSubmatch(jaas, -1) {
 		v := strings.ReplaceAll(strings.ReplaceAll(m[2], `\"`, `"`), `\\`, `\`)
 		switch m[1] {
@@ -529,10 +537,13 @@ func tlsConfig(p *propReader) (*tls.Config, error) {
 		}
 		tc.RootCAs = pool
 	}
+	// A PEM key store (mutual TLS); its key may be encrypted
+	// (ssl.key.password), as Kafka's PEM key stores allow.
 	chain, hasChain := p.get("ssl.keystore.certificate.chain")
 	key, hasKey := p.get("ssl.keystore.key")
+	keyPassword, _ := p.get("ssl.key.password")
 	if hasChain && hasKey {
-		cert, err := tls.X509KeyPair([]byte(chain), []byte(key))
+		cert, err := security.TLSSettings{KeystoreType: "PEM", KeystoreKey: key, KeystoreCertificateChain: chain, KeyPassword: keyPassword}.Keystore()
 		if err != nil {
 			return nil, fmt.Errorf("ssl.keystore.certificate.chain/key: %w", err)
 		}
@@ -541,11 +552,7 @@ func tlsConfig(p *propReader) (*tls.Config, error) {
 		if typ, _ := p.get("ssl.keystore.type"); !strings.EqualFold(typ, "PEM") {
 			return nil, badProp("ssl.keystore.type", typ, "only PEM stores are supported; set ssl.keystore.type=PEM")
 		}
-		b, err := os.ReadFile(loc)
-		if err != nil {
-			return nil, fmt.Errorf("read ssl.keystore.location: %w", err)
-		}
-		cert, err := tls.X509KeyPair(b, b)
+		cert, err := security.TLSSettings{KeystoreType: "PEM", KeystoreLocation: loc, KeyPassword: keyPassword}.Keystore()
 		if err != nil {
 			return nil, fmt.Errorf("ssl.keystore.location: %w", err)
 		}

@@ -16,7 +16,16 @@ package cli
 //	Completed updating config for topic T.
 //	Completed updating default config for brokers in the cluster.
 //
-// Quota entities (users, clients, ips) are not supported.
+// Users carry SCRAM credentials (KIP-554), set and described through
+// AlterUserScramCredentials and DescribeUserScramCredentials:
+//
+//	kafka-configs --bootstrap-server HOST:PORT --alter --entity-type users --entity-name alice \
+//	    --add-config 'SCRAM-SHA-256=[iterations=8192,password=alice-secret],SCRAM-SHA-512=[password=alice-secret]'
+//	kafka-configs --bootstrap-server HOST:PORT --alter --user alice --delete-config SCRAM-SHA-512
+//	kafka-configs --bootstrap-server HOST:PORT --describe --entity-type users [--entity-name alice]
+//	SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192
+//
+// Quotas (of users, clients, ips) are not supported yet.
 
 import (
 	"context"
@@ -276,9 +285,13 @@ func (c *configsCommand) check(specific bool) error {
 			return &kafkaError{Msg: "At least one of --add-config, --add-config-file, or --delete-config must be specified with --alter"}
 		}
 	}
-	switch c.types[0] {
-	case entityUsers, entityClients, entityIPs:
-		return &kafkaError{Msg: fmt.Sprintf("Entity type %s (client quotas and SCRAM credentials) is not supported by this tool yet", c.types[0])}
+	switch {
+	case slices.Contains(c.types, entityClients) || slices.Contains(c.types, entityIPs):
+		t := entityClients
+		if !slices.Contains(c.types, t) {
+			t = entityIPs
+		}
+		return &kafkaError{Msg: fmt.Sprintf("Entity type %s (client quotas) is not supported by this tool yet", t)}
 	}
 	return nil
 }
@@ -446,6 +459,9 @@ func (c *configsCommand) resourceConfig(ctx context.Context, entityType, name st
 
 func (c *configsCommand) describe(ctx context.Context) error {
 	entityType := c.types[0]
+	if entityType == entityUsers {
+		return c.describeUsers(ctx)
+	}
 	all := c.fs.Changed("all")
 	w := c.env.Stdout
 	singular := strings.TrimSuffix(entityType, "s")
@@ -659,6 +675,13 @@ func (c *configsCommand) alter(ctx context.Context) error {
 	order, adds, err := c.configsToAdd()
 	if err != nil {
 		return err
+	}
+	if entityType == entityUsers {
+		if err := c.alterUser(ctx, name, order, adds, *c.deletes); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "Completed updating config for user %s.\n", name)
+		return nil
 	}
 	deletes := *c.deletes
 	var current []kmsg.DescribeConfigsResponseResourceConfig

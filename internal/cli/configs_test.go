@@ -67,7 +67,7 @@ func TestConfigsArgumentErrors(t *testing.T) {
 			"kafka-configs: Duplicate entity type(s) specified: topics\n"},
 		{[]string{"--bootstrap-server", "h:1", "--describe", "--entity-name", "t", "--topic", "t"}, "kafka-configs: --entity-{type,name,default} should not be used in conjunction with specific entity flags\n"},
 		{[]string{"--bootstrap-server", "h:1", "--bootstrap-controller", "h:2", "--describe", "--topic", "t"}, "kafka-configs: Only one of --bootstrap-server or --bootstrap-controller can be specified\n"},
-		{[]string{"--bootstrap-server", "h:1", "--describe", "--user", "alice"}, "kafka-configs: Entity type users (client quotas and SCRAM credentials) is not supported by this tool yet\n"},
+		{[]string{"--bootstrap-server", "h:1", "--describe", "--client", "app"}, "kafka-configs: Entity type clients (client quotas) is not supported by this tool yet\n"},
 	} {
 		r := runTool(t, append([]string{"kafka-configs"}, c.args...)...)
 		if r.code != 1 || !sameStderr(r.stderr, c.want) || r.stdout != "" {

@@ -464,7 +464,7 @@ func parseBrokerProps(props map[string]string) (values, error) {
 	var errs []error
 	vals := make(values, len(brokerDefs))
 	for _, n := range sortedKeys(props) {
-		d, ok := brokerDefs[n]
+		d, ok := lookupDef(n) // listener-prefixed names too (security.go)
 		if !ok {
 			errs = append(errs, unknownConfig("broker", n, brokerNames))
 			continue
@@ -506,6 +506,9 @@ func build(props map[string]string) (*Broker, error) {
 		add(b.resolveListeners(v, explicit))
 	}
 	add(b.resolveLogDirs(v))
+	if len(errs) == 0 {
+		add(b.resolveSecurity()) // security.go
+	}
 	errs = append(errs, b.checkRules(v)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -50,7 +50,7 @@ func bdef(name string, t Type, dflt string, imp Importance, mode UpdateMode, v v
 // brokerDefs is the broker catalog, by name. Defaults, types, validators
 // and importance follow Kafka 4.0's KafkaConfig; update modes follow
 // DynamicBrokerConfig.AllDynamicConfigs and PerBrokerConfigs.
-var brokerDefs = indexBroker([]BrokerConfigDef{
+var brokerDefs = indexBroker(append([]BrokerConfigDef{
 	// ---- Server basics and KRaft ----
 	bdef("process.roles", TypeList, DefaultProcessRoles, High, ReadOnly, listOf("broker", "controller"),
 		"The roles that this process plays: 'broker', 'controller', or 'broker,controller' if it is both. Gregor defaults to 'broker,controller' (a single-node cluster); Kafka requires it to be set."),
@@ -392,7 +392,7 @@ var brokerDefs = indexBroker([]BrokerConfigDef{
 		"Overridden min.insync.replicas for the share-group state topic."),
 	bdef("share.coordinator.state.topic.segment.bytes", TypeInt, "104857600", High, ReadOnly, atLeast(1),
 		"The log segment size for the share-group state topic."),
-})
+}, securityBrokerDefs...)) // security_defs.go
 
 func indexBroker(defs []BrokerConfigDef) map[string]BrokerConfigDef {
 	m := make(map[string]BrokerConfigDef, len(defs))
@@ -421,8 +421,7 @@ func BrokerConfigNames() []string { return slices.Clone(brokerNames) }
 
 // LookupBrokerConfig returns the definition of the named broker config.
 func LookupBrokerConfig(name string) (BrokerConfigDef, bool) {
-	d, ok := brokerDefs[name]
-	return d, ok
+	return lookupDef(name) // with listener-prefixed names (security.go)
 }
 
 // brokerConfigSynonyms is Kafka's DynamicBrokerConfig.brokerConfigSynonyms

@@ -186,7 +186,7 @@ func defaultString(d Def) string {
 
 func TestBrokerCatalogDefaults(t *testing.T) {
 	seen := map[string]bool{}
-	for _, want := range kafkaBrokerDefaults {
+	for _, want := range append(kafkaBrokerDefaults, kafkaSecurityDefaults...) { // security_test.go
 		seen[want.name] = true
 		d, ok := LookupBrokerConfig(want.name)
 		if !ok {
@@ -438,7 +438,7 @@ func TestClosest(t *testing.T) {
 		{"num.partition", "num.partitions"},
 		{"log.retention.hour", "log.retention.hours"},
 		{"zookeeper.connect", ""},
-		{"ssl.keystore.location", ""},
+		{"sasl.kerberos.service.name", ""},
 	}
 	for _, tt := range tests {
 		if got := closest(tt.in, names); got != tt.want {

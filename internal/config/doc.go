@@ -57,7 +57,10 @@
 //
 //   - Unknown property names are errors (Kafka only logs a warning); the
 //     message names the closest known one. Kafka configs Gregor cannot
-//     honour (SSL, SASL, ZooKeeper, pluggable classes) are unknown.
+//     honour (ZooKeeper, Kerberos, pluggable classes) are unknown.
+//   - TLS and SASL configs (security_defs.go, security.go) are Kafka's,
+//     listener-prefixed forms included, but key and trust stores must be
+//     PEM and the SASL mechanisms are PLAIN and SCRAM-SHA-256/512.
 //   - process.roles defaults to broker,controller and node.id to 1, so a
 //     node with no configuration is a single-node cluster whose
 //     controller runs in-process without a controller listener. As soon

@@ -9,7 +9,7 @@ import "fmt"
 // otherwise), and the value must parse and be in range. Cross-config
 // rules are checked when the change is applied (Broker.WithDynamic).
 func ValidateBrokerDynamic(name, value string) error {
-	d, ok := brokerDefs[name]
+	d, ok := lookupDef(name) // listener-prefixed names too (security.go)
 	if !ok {
 		return unknownConfig("broker", name, brokerNames)
 	}
@@ -28,7 +28,7 @@ func ValidateBrokerDynamicDefault(name, value string) error {
 	if err := ValidateBrokerDynamic(name, value); err != nil {
 		return err
 	}
-	if brokerDefs[name].UpdateMode == PerBroker {
+	if d, _ := lookupDef(name); d.UpdateMode == PerBroker {
 		return &ConfigError{Name: name, Kind: ErrNotDynamic,
 			Message: fmt.Sprintf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)}
 	}

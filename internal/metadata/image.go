@@ -23,6 +23,9 @@ type Image struct {
 	// nextProducerID is the first producer id of the next block to hand
 	// out (ProducerIdsRecord); 0 before any.
 	nextProducerID int64
+	// scram holds the users' SCRAM credentials (scram.go); nil until the
+	// first.
+	scram map[ScramKey]ScramCredential
 }
 
 // ConfigResource names a config resource (a topic, or a broker; the empty
@@ -105,6 +108,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		topicsByID: maps.Clone(im.topicsByID),
 		configs:    maps.Clone(im.configs),
 		brokers:    maps.Clone(im.brokers),
+		scram:      maps.Clone(im.scram),
 
 		nextProducerID: im.nextProducerID,
 	}
@@ -195,6 +199,10 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 				return nil, fmt.Errorf("metadata: record %d: producer ids record does not advance the next producer id %d", i, next.nextProducerID)
 			}
 			next.nextProducerID = r.ProducerIDs.NextProducerID
+		case TypeUserScramCredential, TypeRemoveUserScramCredential:
+			if err := next.applyScram(r); err != nil {
+				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
+			}
 		case TypeRegisterBroker, TypeUnregisterBroker, TypeBrokerRegistrationChange:
 			if err := next.applyBroker(r); err != nil {
 				return nil, fmt.Errorf("metadata: record %d: %w", i, err)

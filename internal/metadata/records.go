@@ -23,6 +23,12 @@ const (
 	// taken, so none is ever given twice, across controller failovers
 	// and restarts.
 	TypeProducerIDs RecordType = "ProducerIdsRecord"
+	// TypeUserScramCredential sets a user's SCRAM credential for one
+	// mechanism and TypeRemoveUserScramCredential removes it (Kafka's
+	// UserScramCredentialRecord and RemoveUserScramCredentialRecord,
+	// KIP-554; scram.go).
+	TypeUserScramCredential       RecordType = "UserScramCredentialRecord"
+	TypeRemoveUserScramCredential RecordType = "RemoveUserScramCredentialRecord"
 )
 
 // Config resource types, as Kafka's ConfigResource.Type.
@@ -58,6 +64,9 @@ type Record struct {
 
 	// ProducerIdsRecord.
 	ProducerIDs *ProducerIDsRecord `json:"producerIds,omitempty"`
+
+	// UserScramCredentialRecord and RemoveUserScramCredentialRecord.
+	Scram *ScramCredentialRecord `json:"scram,omitempty"`
 
 	// ConfigRecord. A nil Value removes the config.
 	ResourceType int8    `json:"resourceType,omitempty"`

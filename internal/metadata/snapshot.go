@@ -48,6 +48,7 @@ func (im *Image) Records() []Record {
 		// As Kafka's ProducerIdsImage.write: no broker, only the next id.
 		recs = append(recs, Record{Type: TypeProducerIDs, ProducerIDs: &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: im.nextProducerID}})
 	}
+	recs = append(recs, im.scramRecords()...)
 	for _, name := range im.TopicNames() {
 		t := im.topics[name]
 		recs = append(recs, Record{Type: TypeTopic, TopicName: t.Name, TopicID: t.ID})

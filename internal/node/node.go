@@ -184,6 +184,9 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 	if len(listeners) == 0 {
 		return nil, errors.New("node: no broker listener in listeners; add one such as PLAINTEXT://:9092")
 	}
+	if err := n.secureBrokerListeners(listeners); err != nil { // security.go
+		return nil, err
+	}
 	n.newGroups(n.controller.Image(), opts.Now)
 	if n.quorum != nil {
 		// Images the quorum applied meanwhile were not published.

@@ -588,6 +588,7 @@ func (n *Node) openObserver(ccfg controller.Config, opts Options) (*controller.C
 	if opts.Dial != nil {
 		dial = opts.Dial
 	}
+	dial = n.controllerDial(dial) // TLS, SASL (security.go)
 	clientID := fmt.Sprintf("gregor-%d-raft-observer", cfg.NodeID)
 	q.observer = newMetadataObserver(observerConfig{
 		NodeID:    cfg.NodeID,

@@ -124,6 +124,12 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("node: listen on controller listener %s (%s): %w", cl.Name, cl.Addr(), err)
 	}
+	ctlCell := &controllerCell{} // TLS and SASL of the listener (security.go)
+	ln, ctlSec, err := n.secureControllerListener(ln, cl.Name, ctlCell)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	q := &quorumNode{mux: newListenerMux(ln, n.log.With("component", "controller-listener")), voters: voters, stopc: make(chan struct{})}
 	n.quorum = q
 	if dynamic {
@@ -151,7 +157,7 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 		Listen: func(string, string) (net.Listener, error) {
 			return q.mux.raft, nil
 		},
-		Dial: opts.Dial,
+		Dial: n.raftDial(opts.Dial), // security.go
 	}
 	if dynamic {
 		rc.Voters, rc.Dynamic, rc.AdvertisedAddr = nil, true, self
@@ -164,6 +170,7 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 	if err != nil {
 		return nil, err
 	}
+	ctlCell.p.Store(c)
 	if dynamic {
 		n.checkDynamicMembership(c, self)
 	}
@@ -182,7 +189,7 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 	q.ctlServer = server.New(server.Config{
 		NodeID:             cfg.NodeID,
 		ClusterID:          n.clusterID,
-		Listeners:          []server.Listener{{Name: cl.Name, Address: cl.Addr()}},
+		Listeners:          []server.Listener{{Name: cl.Name, Address: cl.Addr(), Security: ctlSec}},
 		MaxRequestBytes:    cfg.SocketRequestMaxBytes,
 		DeleteTopicEnable:  cfg.DeleteTopicEnable,
 		ControllerEndpoint: true,
@@ -377,6 +384,7 @@ func (n *Node) openControllerChannels(voters map[int32]string, active func() int
 	if opts.Dial != nil {
 		dial = opts.Dial
 	}
+	dial = n.controllerDial(dial) // TLS, SASL (security.go)
 	if dir != nil {
 		dial = dir.dialer(dial)
 	}

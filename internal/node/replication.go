@@ -98,7 +98,7 @@ func (n *Node) replicaConfig(topicConfig func(*metadata.Image, string) replica.T
 		listener:       cfg.InterBrokerListenerName,
 		requestTimeout: timeout,
 		maxResponse:    max(cfg.ReplicaFetchResponseMaxBytes, cfg.SocketRequestMaxBytes),
-		dialHook:       opts.Dial,
+		dialHook:       n.interBrokerDial(opts.Dial), // TLS, SASL (security.go)
 		image: func() *metadata.Image {
 			if n.replicas == nil {
 				return nil

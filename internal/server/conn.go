@@ -3,24 +3,52 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/protocol"
+	"github.com/gregor-streaming/gregor/internal/security"
 	"github.com/gregor-streaming/gregor/internal/storage"
 )
+
+// A connection's life, by listener security protocol (Kafka's
+// SocketServer with its SslTransportLayer and SaslServerAuthenticator):
+//
+//	accept ─▶ [SSL, SASL_SSL] TLS handshake; a client certificate names
+//	   │      the principal, else User:ANONYMOUS
+//	   ▼
+//	[SASL_*] not authenticated: ApiVersions (once, first), SaslHandshake,
+//	   │      then SaslAuthenticate until the mechanism is done
+//	   │      (17_sasl_handshake.go, 36_sasl_authenticate.go); any other
+//	   │      request closes the connection. A failure is answered after
+//	   │      connection.failed.authentication.delay.ms, then the
+//	   │      connection closes.
+//	   ▼
+//	requests, each run with c.session final: the principal, listener,
+//	protocol and address an authorizer decides on (the seam: handle,
+//	after checkSASL). With connections.max.reauth.ms the session expires;
+//	the client re-authenticates with SaslHandshake + SaslAuthenticate
+//	(KIP-368), and any other request after expiry closes the connection.
 
 // conn is one client connection. serve runs the read-handle loop on the
 // connection's goroutine and owns a writer goroutine that writes
 // responses in order.
 type conn struct {
-	s        *Server
+	s *Server
+	// nc is the accepted connection; Server.Close closes it. rw is what
+	// requests are read from and responses written to: nc, or the TLS
+	// connection over it. Only serve's goroutines use rw.
 	nc       net.Conn
+	rw       net.Conn
 	listener boundListener
 	log      *slog.Logger
 	ctx      context.Context
@@ -29,16 +57,86 @@ type conn struct {
 	clientID        string
 	clientSoftware  string
 	clientSWVersion string
+
+	// session is who the client is, final once authentication is done;
+	// only the connection's goroutine touches it.
+	session security.Session
+	// sasl is the SASL authentication state of a SASL listener's
+	// connection (17_sasl_handshake.go).
+	sasl saslState
+	// closeAfter and delay are set by a handler: hold the response back
+	// for delay (a failed authentication), and close the connection once
+	// it is written.
+	closeAfter bool
+	delay      time.Duration
 }
 
 func newConn(s *Server, nc net.Conn, l boundListener) *conn {
-	return &conn{
+	c := &conn{
 		s:        s,
 		nc:       nc,
+		rw:       nc,
 		listener: l,
 		ctx:      s.ctx,
 		log:      s.log.With("remote", nc.RemoteAddr().String(), "listener", l.Name),
 	}
+	c.session = security.Session{
+		Principal:     security.Anonymous,
+		Listener:      l.Name,
+		Protocol:      security.Plaintext,
+		ClientAddress: nc.RemoteAddr(),
+	}
+	if l.Security != nil {
+		c.session.Protocol = l.Security.Protocol
+	}
+	return c
+}
+
+// Session returns who is on the other end of the connection. It is
+// final for every request a handler sees (authentication is done).
+func (c *conn) Session() security.Session { return c.session }
+
+// tlsHandshakeTimeout bounds a TLS handshake, so a silent client cannot
+// hold a connection open before it has said anything.
+const tlsHandshakeTimeout = 10 * time.Second
+
+// startTLS runs the TLS handshake of an SSL or SASL_SSL listener and
+// sets the principal from the client certificate. A connection whose
+// TLS the listener already terminated (the controller listener's shared
+// port, node/mux.go) is used as is.
+func (c *conn) startTLS() error {
+	sec := c.listener.Security
+	var cs tls.ConnectionState
+	if t, ok := c.nc.(interface{ ConnectionState() tls.ConnectionState }); ok && t.ConnectionState().HandshakeComplete {
+		cs = t.ConnectionState()
+	} else {
+		tc := tls.Server(c.nc, sec.TLS.Config())
+		ctx, cancel := context.WithTimeout(c.ctx, tlsHandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		c.rw = tc
+		cs = tc.ConnectionState()
+	}
+	if sec.Protocol.UsesSASL() {
+		// SASL_SSL: the principal comes from SASL (Kafka's
+		// DefaultKafkaPrincipalBuilder), whatever certificate the
+		// client presented.
+		c.log.Debug("TLS connection", "tls_version", tls.VersionName(cs.Version))
+		return nil
+	}
+	p, err := sec.CertificatePrincipal(cs)
+	if err != nil {
+		return err
+	}
+	c.session.Principal = p
+	if p != security.Anonymous {
+		c.log = c.log.With("principal", p.String())
+	}
+	c.log.Debug("TLS connection", "tls_version", tls.VersionName(cs.Version), "client_principal", p.String())
+	return nil
 }
 
 // writeQueue bounds how many responses may wait for the writer; the reader
@@ -47,6 +145,17 @@ const writeQueue = 64
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	if sec := c.listener.Security; sec != nil && sec.Protocol.UsesTLS() {
+		if err := c.startTLS(); err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Info("closing connection: TLS handshake failed", "err", err)
+			}
+			return
+		}
+	}
+	if sec := c.listener.Security; sec != nil && sec.Protocol.UsesSASL() {
+		c.sasl.required = true
+	}
 	out := make(chan []byte, writeQueue)
 	writerDone := make(chan struct{})
 	go func() {
@@ -58,11 +167,11 @@ func (c *conn) serve() {
 		<-writerDone
 	}()
 
-	r := bufio.NewReaderSize(c.nc, 64<<10)
+	r := bufio.NewReaderSize(c.rw, 64<<10)
 	var frame []byte
 	for {
 		var err error
-		frame, err = protocol.ReadFrame(r, frame[:0], c.s.cfg.MaxRequestBytes)
+		frame, err = protocol.ReadFrame(r, frame[:0], c.maxFrameBytes())
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
 				c.log.Debug("closing connection", "err", err)
@@ -72,24 +181,61 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		resp, err := c.handle(frame)
+		var resp []byte
+		if c.sasl.raw {
+			resp, err = c.handleRawToken(frame) // 36_sasl_authenticate.go
+		} else {
+			resp, err = c.handle(frame)
+		}
 		if err != nil {
-			c.log.Warn("closing connection after a bad request", "client_id", c.clientID, "err", err)
+			var ae *authCloseError
+			if errors.As(err, &ae) {
+				c.log.Info("closing connection", "reason", ae.reason)
+			} else {
+				c.log.Warn("closing connection after a bad request", "client_id", c.clientID, "err", err)
+			}
 			return
 		}
 		if resp == nil {
 			continue // acks=0 produce: no response
+		}
+		if c.delay > 0 {
+			// A failed authentication: answer late, to slow down
+			// password guessing (Kafka's delayed close).
+			t := time.NewTimer(c.delay)
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+				t.Stop()
+				return
+			}
+			c.delay = 0
 		}
 		select {
 		case out <- resp:
 		case <-writerDone:
 			return
 		}
+		if c.closeAfter {
+			return // the writer flushes what is queued first
+		}
 	}
 }
 
+// maxFrameBytes is the largest request accepted now: before a SASL
+// client has authenticated, sasl.server.max.receive.size.
+func (c *conn) maxFrameBytes() int32 {
+	max := c.s.cfg.MaxRequestBytes
+	if c.sasl.required && !c.sasl.authenticated {
+		if m := c.listener.Security.SASL.MaxReceiveBytes; m > 0 && m < max {
+			max = m
+		}
+	}
+	return max
+}
+
 func (c *conn) writeLoop(out <-chan []byte) {
-	w := bufio.NewWriterSize(c.nc, 64<<10)
+	w := bufio.NewWriterSize(c.rw, 64<<10)
 	for b := range out {
 		_, err := w.Write(b)
 		putFrame(b) // bufio has copied b or written it through
@@ -117,6 +263,15 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.sasl.required {
+		// Before authentication only the SASL exchange; after it, an
+		// expired session only re-authenticates (17_sasl_handshake.go).
+		if err := c.checkSASL(hdr.APIKey); err != nil {
+			return nil, err
+		}
+	}
+	// From here on c.session is final: an authorizer would check
+	// c.session.Principal against the request here.
 	h := c.s.lookupHandler(hdr.APIKey)
 	if h == nil {
 		return nil, errorf("unknown api key %d", hdr.APIKey)
@@ -152,6 +307,9 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 	if err != nil || resp == nil {
 		return nil, err
 	}
+	if hdr.APIKey == 33 || hdr.APIKey == 44 {
+		c.s.maybeReloadTLS(req, resp)
+	}
 	resp.SetVersion(hdr.APIVersion)
 	// ApiVersions responses always use header v0 (KIP-511).
 	flexible := req.IsFlexible() && hdr.APIKey != apiVersionsKey
@@ -160,6 +318,55 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 	protocol.FinishFrame(b, 0)
 	releaseResponse(resp)
 	return b, nil
+}
+
+// maybeReloadTLS re-reads the key and trust stores of this server's TLS
+// listeners after a successful change of a key or trust store config of
+// this broker (AlterConfigs, IncrementalAlterConfigs on BROKER
+// "<node.id>"), even one that sets the same path again: that is how
+// Kafka's operators roll a renewed certificate. A change to another path
+// is also picked up by the next handshake once the metadata carries it
+// (security.ServerTLS).
+func (s *Server) maybeReloadTLS(req kmsg.Request, resp kmsg.Response) {
+	self := strconv.Itoa(int(s.cfg.NodeID))
+	ours := func(typ int8, name string) bool {
+		return typ == int8(kmsg.ConfigResourceTypeBroker) && (name == self || name == "")
+	}
+	isStore := func(name string) bool {
+		return strings.Contains(name, "ssl.keystore.") || strings.Contains(name, "ssl.truststore.") || strings.HasSuffix(name, "ssl.key.password")
+	}
+	ok := map[string]bool{} // broker resources that succeeded
+	changed := false
+	switch r := req.(type) {
+	case *kmsg.IncrementalAlterConfigsRequest:
+		for _, res := range resp.(*kmsg.IncrementalAlterConfigsResponse).Resources {
+			ok[res.ResourceName] = ok[res.ResourceName] || (res.ErrorCode == 0 && ours(int8(res.ResourceType), res.ResourceName))
+		}
+		for _, res := range r.Resources {
+			for _, c := range res.Configs {
+				changed = changed || (!r.ValidateOnly && ok[res.ResourceName] && ours(int8(res.ResourceType), res.ResourceName) && isStore(c.Name))
+			}
+		}
+	case *kmsg.AlterConfigsRequest:
+		for _, res := range resp.(*kmsg.AlterConfigsResponse).Resources {
+			ok[res.ResourceName] = ok[res.ResourceName] || (res.ErrorCode == 0 && ours(int8(res.ResourceType), res.ResourceName))
+		}
+		for _, res := range r.Resources {
+			for _, c := range res.Configs {
+				changed = changed || (!r.ValidateOnly && ok[res.ResourceName] && ours(int8(res.ResourceType), res.ResourceName) && isStore(c.Name))
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	for _, l := range s.cfg.Listeners {
+		if l.Security != nil && l.Security.TLS != nil {
+			if err := l.Security.TLS.Reload(); err != nil {
+				s.log.Error("reloading the TLS stores of a listener failed", "listener", l.Name, "err", err)
+			}
+		}
+	}
 }
 
 // releaseResponse gives back the buffers a response borrowed once it has

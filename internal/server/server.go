@@ -29,6 +29,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/replica"
+	"github.com/gregor-streaming/gregor/internal/security"
 	"github.com/gregor-streaming/gregor/internal/storage"
 	"github.com/gregor-streaming/gregor/internal/txn"
 )
@@ -43,6 +44,9 @@ type Listener struct {
 	// a zero port advertises the bound port.
 	AdvertisedHost string
 	AdvertisedPort int32
+	// Security authenticates the listener's connections (TLS, SASL;
+	// conn.go); nil is PLAINTEXT.
+	Security *security.ListenerConfig
 }
 
 // Config configures a Server. Units are in the field names.

@@ -1,0 +1,58 @@
+package config
+
+// securityBrokerDefs are the broker's TLS and SASL configs (Kafka 4.0's
+// BrokerSecurityConfigs, SslConfigs and SaslConfigs as KafkaConfig
+// defines them). Every one may also be given per listener with the prefix
+// listener.name.<listener name, lower case>. (listeners.go,
+// ListenerSecurity); sasl.jaas.config and connections.max.reauth.ms
+// take the mechanism too: listener.name.<listener>.<mechanism, lower
+// case>.sasl.jaas.config.
+var securityBrokerDefs = []BrokerConfigDef{
+	// ---- TLS ----
+	bdef("ssl.protocol", TypeString, "TLSv1.3", Medium, PerBroker, nil,
+		"The SSL protocol used to generate the SSLContext. The default is 'TLSv1.3', which should be fine for most use cases. Gregor negotiates the versions of ssl.enabled.protocols."),
+	bdef("ssl.enabled.protocols", TypeList, "TLSv1.2,TLSv1.3", Medium, PerBroker, listOf("TLSv1.2", "TLSv1.3", "TLSv1.1", "TLSv1"),
+		"The list of protocols enabled for SSL connections. The default is 'TLSv1.2,TLSv1.3'."),
+	bdef("ssl.cipher.suites", TypeList, "", Low, PerBroker, nil,
+		"A list of cipher suites (IANA names). By default all the available cipher suites are supported."),
+	bdef("ssl.keystore.type", TypeString, "JKS", Medium, PerBroker, nil,
+		"The file format of the key store file. Gregor reads PEM only: set PEM. Kafka's default is JKS."),
+	bdef("ssl.keystore.location", TypeString, nullDefault, High, PerBroker, nil,
+		"The location of the key store file: a PEM file holding the private key and the certificate chain. Changing it, or setting it again with kafka-configs, re-reads the file without a restart."),
+	bdef("ssl.keystore.password", TypePassword, nullDefault, High, PerBroker, nil,
+		"The store password for the key store file. Not used for PEM files, whose key is decrypted with ssl.key.password."),
+	bdef("ssl.key.password", TypePassword, nullDefault, High, PerBroker, nil,
+		"The password of the private key in the key store file or the PEM key specified in 'ssl.keystore.key'."),
+	bdef("ssl.keystore.key", TypePassword, nullDefault, High, PerBroker, nil,
+		"Private key in the format specified by 'ssl.keystore.type'. Default SSL engine factory supports only PEM format with PKCS#8 keys. If the key is encrypted, key password must be specified using 'ssl.key.password'"),
+	bdef("ssl.keystore.certificate.chain", TypePassword, nullDefault, High, PerBroker, nil,
+		"Certificate chain in the format specified by 'ssl.keystore.type'. Default SSL engine factory supports only PEM format with a list of X.509 certificates"),
+	bdef("ssl.truststore.type", TypeString, "JKS", Medium, PerBroker, nil,
+		"The file format of the trust store file. Gregor reads PEM only: set PEM. Kafka's default is JKS."),
+	bdef("ssl.truststore.location", TypeString, nullDefault, High, PerBroker, nil,
+		"The location of the trust store file (PEM certificates)."),
+	bdef("ssl.truststore.password", TypePassword, nullDefault, High, PerBroker, nil,
+		"The password for the trust store file. Not used for PEM files."),
+	bdef("ssl.truststore.certificates", TypePassword, nullDefault, High, PerBroker, nil,
+		"Trusted certificates in the format specified by 'ssl.truststore.type'. Default SSL engine factory supports only PEM format with X.509 certificates."),
+	bdef("ssl.client.auth", TypeString, "none", Medium, PerBroker, oneOf("required", "requested", "none"),
+		"Configures kafka broker to request client authentication. ssl.client.auth=required: client authentication is required. ssl.client.auth=requested: client authentication is optional; unlike required, a client without a certificate may connect. ssl.client.auth=none: client authentication is not needed."),
+	bdef("ssl.endpoint.identification.algorithm", TypeString, "https", Low, PerBroker, nil,
+		"The endpoint identification algorithm to validate server hostname using server certificate. 'https' or empty (no host name check)."),
+	bdef("ssl.principal.mapping.rules", TypeString, "DEFAULT", Low, ReadOnly, nil,
+		"A list of rules for mapping from distinguished name from the client certificate to short name. The rules are evaluated in order and the first rule that matches a principal name is used to map it to a short name. Any later rules in the list are ignored. By default, distinguished name of the X.500 certificate will be the principal. Format: RULE:pattern/replacement/[LU], or DEFAULT."),
+
+	// ---- SASL ----
+	bdef("sasl.enabled.mechanisms", TypeList, "GSSAPI", Medium, PerBroker, nil,
+		"The list of SASL mechanisms enabled in the Kafka server. The list may contain any mechanism for which a security provider is available. Gregor serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512; Kafka's default is GSSAPI."),
+	bdef("sasl.mechanism.inter.broker.protocol", TypeString, "GSSAPI", Medium, PerBroker, nil,
+		"SASL mechanism used for inter-broker communication. Default is GSSAPI."),
+	bdef("sasl.mechanism.controller.protocol", TypeString, "GSSAPI", High, ReadOnly, nil,
+		"SASL mechanism used for communication with controllers. Default is GSSAPI."),
+	bdef("sasl.jaas.config", TypePassword, nullDefault, Medium, PerBroker, nil,
+		"JAAS login context parameters for SASL connections in the format used by JAAS configuration files. The format for the value is: loginModuleClass controlFlag (optionName=optionValue)*;. For brokers, the config must be prefixed with listener prefix and SASL mechanism name in lower-case. For example, listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=com.example.ScramLoginModule required;"),
+	bdef("sasl.server.max.receive.size", TypeInt, "524288", Low, ReadOnly, nil,
+		"The maximum receive size allowed before and during initial SASL authentication. Default receive size is 512KB."),
+	bdef("connections.max.reauth.ms", TypeLong, "0", Medium, ReadOnly, nil,
+		"When explicitly set to a positive number (the default is 0, not a positive number), a session lifetime that will not exceed the configured value will be communicated to v2.2.0 or later clients when they authenticate. The broker will disconnect any such connection that is not re-authenticated within the session lifetime and that is then subsequently used for any purpose other than re-authentication. Configuration names can optionally be prefixed with listener prefix and SASL mechanism name in lower-case. For example, listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms=3600000"),
+}
