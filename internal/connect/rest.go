@@ -1,0 +1,661 @@
+package connect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdk "github.com/gregor-streaming/gregor/connect"
+)
+
+// The REST API: Kafka Connect's paths, bodies, status codes and error
+// bodies ({"error_code":404,"message":"Connector x not found"}):
+//
+//	GET    /                                         version, commit, kafka_cluster_id
+//	GET    /connectors[?expand=status|info]          names, or name → {status, info}
+//	POST   /connectors                               create: 201 + ConnectorInfo; 409 if it exists
+//	GET    /connectors/{name}                        ConnectorInfo
+//	DELETE /connectors/{name}                        204
+//	GET    /connectors/{name}/config                 the configuration
+//	PUT    /connectors/{name}/config                 create (201) or update (200): ConnectorInfo
+//	GET    /connectors/{name}/status                 ConnectorStateInfo
+//	POST   /connectors/{name}/restart[?includeTasks=&onlyFailed=]  204, or 202 + status (KIP-745)
+//	PUT    /connectors/{name}/pause | resume         202
+//	PUT    /connectors/{name}/stop                   204 (KIP-875)
+//	GET    /connectors/{name}/tasks                  [TaskInfo]
+//	GET    /connectors/{name}/tasks/{id}/status      TaskState
+//	POST   /connectors/{name}/tasks/{id}/restart     204
+//	GET    /connectors/{name}/topics                 {name: {topics}} (KIP-558)
+//	PUT    /connectors/{name}/topics/reset           202
+//	GET    /connectors/{name}/offsets                ConnectorOffsets (KIP-875)
+//	PATCH  /connectors/{name}/offsets                200 + message; the connector must be STOPPED
+//	DELETE /connectors/{name}/offsets                200 + message; the connector must be STOPPED
+//	GET    /connector-plugins[?connectorsOnly=false] [PluginInfo]
+//	GET    /connector-plugins/{plugin}/config        [ConfigKeyInfo]
+//	PUT    /connector-plugins/{plugin}/config/validate  ConfigInfos
+//
+// Unknown paths answer 404 "HTTP 404 Not Found", known paths with another
+// method 405 "HTTP 405 Method Not Allowed", as Jersey does; a body that is
+// not valid JSON answers 500 with the parser's message, as Kafka's
+// exception mapper does.
+
+// RESTServer serves the REST API on the worker's listeners.
+type RESTServer struct {
+	log        *slog.Logger
+	listeners  []net.Listener
+	advertised *url.URL
+	srv        *http.Server
+	handler    *restHandler
+	wg         sync.WaitGroup // Serve goroutines
+}
+
+// NewRESTServer binds the worker's listeners (Kafka's
+// RestServer.initializeServer) so that the advertised URL, and so the
+// worker id, is known before the herder exists. Requests answer 503 until
+// Start.
+func NewRESTServer(cfg *Config, log *slog.Logger) (*RESTServer, error) {
+	s := &RESTServer{log: log, handler: &restHandler{log: log}}
+	for _, u := range cfg.Listeners {
+		l, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("REST listener %s: %w", u, err)
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	s.advertised = advertisedURL(cfg, s.listeners[0].Addr().(*net.TCPAddr))
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
+	return s, nil
+}
+
+func (s *RESTServer) closeListeners() {
+	for _, l := range s.listeners {
+		l.Close()
+	}
+}
+
+// advertisedURL is the URL the worker gives out (Kafka's
+// RestServer.advertisedUrl): rest.advertised.* if set, else the first
+// listener's host (or this machine's name) and bound port.
+func advertisedURL(cfg *Config, bound *net.TCPAddr) *url.URL {
+	host := cfg.AdvertisedHost
+	if host == "" {
+		h, _, _ := net.SplitHostPort(cfg.Listeners[0].Host)
+		host = h
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if name, err := osHostname(); err == nil && name != "" {
+			host = name
+		} else {
+			host = "localhost"
+		}
+	}
+	port := cfg.AdvertisedPort
+	if port == 0 {
+		port = bound.Port
+	}
+	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/"}
+}
+
+// AdvertisedURL returns the worker's REST URL.
+func (s *RESTServer) AdvertisedURL() *url.URL { return s.advertised }
+
+// WorkerID returns host:port of the advertised URL, the worker's id.
+func (s *RESTServer) WorkerID() string { return s.advertised.Host }
+
+// Addrs returns the bound listener addresses.
+func (s *RESTServer) Addrs() []net.Addr {
+	out := make([]net.Addr, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// Start serves requests for h on every listener.
+func (s *RESTServer) Start(h *Herder) {
+	s.handler.herder.Store(h)
+	for _, l := range s.listeners {
+		s.wg.Go(func() {
+			if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("REST server stopped", "addr", l.Addr().String(), "err", err)
+			}
+		})
+	}
+	s.log.Info("REST server listening", "url", s.advertised.String())
+}
+
+// Shutdown stops serving, waiting for requests in progress until ctx is
+// done, and waits for the serving goroutines.
+func (s *RESTServer) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	s.closeListeners()
+	s.wg.Wait()
+	return err
+}
+
+// NewHandler returns the REST API for h, for tests and embedding.
+func NewHandler(h *Herder, log *slog.Logger) http.Handler {
+	rh := &restHandler{log: log}
+	rh.herder.Store(h)
+	return rh
+}
+
+type restHandler struct {
+	log    *slog.Logger
+	herder atomic.Pointer[Herder]
+}
+
+var errMethod = errors.New("method not allowed")
+
+type response struct {
+	status int
+	body   any // nil for none
+	header map[string]string
+}
+
+func ok(body any) response { return response{status: http.StatusOK, body: body} }
+
+func (rh *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := rh.herder.Load()
+	if h == nil {
+		writeError(w, http.StatusServiceUnavailable, "Request cannot be completed because Kafka Connect is still starting")
+		return
+	}
+	segs, err := pathSegments(r.URL)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "HTTP 404 Not Found")
+		return
+	}
+	resp, err := rh.route(h, r, segs)
+	if err != nil {
+		switch {
+		case errors.Is(err, errMethod):
+			writeError(w, http.StatusMethodNotAllowed, "HTTP 405 Method Not Allowed")
+		case errors.Is(err, errNoRoute):
+			writeError(w, http.StatusNotFound, "HTTP 404 Not Found")
+		default:
+			code := httpStatus(err)
+			if code == http.StatusInternalServerError {
+				rh.log.Error("Uncaught exception in REST call", "path", r.URL.Path, "err", err)
+			}
+			writeError(w, code, err.Error())
+		}
+		return
+	}
+	for k, v := range resp.header {
+		w.Header().Set(k, v)
+	}
+	if resp.body == nil {
+		w.WriteHeader(resp.status)
+		return
+	}
+	writeJSON(w, resp.status, resp.body)
+}
+
+var errNoRoute = errors.New("no route")
+
+func pathSegments(u *url.URL) ([]string, error) {
+	p := strings.Trim(u.EscapedPath(), "/")
+	if p == "" {
+		return nil, nil
+	}
+	raw := strings.Split(p, "/")
+	out := make([]string, len(raw))
+	for i, s := range raw {
+		d, err := url.PathUnescape(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		enc.Encode(ErrorMessage{ErrorCode: status, Message: err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, ErrorMessage{ErrorCode: status, Message: msg})
+}
+
+// methods dispatches on r.Method; HEAD is GET without a body, as in
+// Jersey.
+func methods(r *http.Request, handlers map[string]func() (response, error)) (response, error) {
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	if f, ok := handlers[method]; ok {
+		return f()
+	}
+	return response{}, errMethod
+}
+
+func (rh *restHandler) route(h *Herder, r *http.Request, segs []string) (response, error) {
+	switch {
+	case len(segs) == 0:
+		return methods(r, map[string]func() (response, error){
+			http.MethodGet: func() (response, error) {
+				return ok(ServerInfo{Version: sdk.Version, Commit: commitID(), KafkaClusterID: h.ClusterID()}), nil
+			},
+		})
+	case segs[0] == "connectors":
+		return rh.routeConnectors(h, r, segs[1:])
+	case segs[0] == "connector-plugins":
+		return rh.routePlugins(h, r, segs[1:])
+	}
+	return response{}, errNoRoute
+}
+
+func (rh *restHandler) routeConnectors(h *Herder, r *http.Request, segs []string) (response, error) {
+	if len(segs) == 0 {
+		return methods(r, map[string]func() (response, error){
+			http.MethodGet:  func() (response, error) { return listConnectors(h, r) },
+			http.MethodPost: func() (response, error) { return createConnector(h, r) },
+		})
+	}
+	name := segs[0]
+	rest := segs[1:]
+	switch {
+	case len(rest) == 0:
+		return methods(r, map[string]func() (response, error){
+			http.MethodGet: func() (response, error) {
+				info, err := h.ConnectorInfo(name)
+				return ok(info), err
+			},
+			http.MethodDelete: func() (response, error) {
+				return response{status: http.StatusNoContent}, h.DeleteConnector(name)
+			},
+		})
+	case len(rest) == 1:
+		switch rest[0] {
+		case "config":
+			return methods(r, map[string]func() (response, error){
+				http.MethodGet: func() (response, error) {
+					c, err := h.ConnectorConfig(name)
+					return ok(c), err
+				},
+				http.MethodPut: func() (response, error) { return putConnectorConfig(h, r, name) },
+			})
+		case "status":
+			return methods(r, map[string]func() (response, error){
+				http.MethodGet: func() (response, error) {
+					st, err := h.ConnectorStatus(name)
+					return ok(st), err
+				},
+			})
+		case "restart":
+			return methods(r, map[string]func() (response, error){
+				http.MethodPost: func() (response, error) {
+					q := r.URL.Query()
+					includeTasks := strings.EqualFold(q.Get("includeTasks"), "true")
+					onlyFailed := strings.EqualFold(q.Get("onlyFailed"), "true")
+					if !includeTasks && !onlyFailed {
+						return response{status: http.StatusNoContent}, h.RestartConnector(name)
+					}
+					st, err := h.RestartConnectorAndTasks(name, onlyFailed, includeTasks)
+					return response{status: http.StatusAccepted, body: st}, err
+				},
+			})
+		case "pause", "resume", "stop":
+			return methods(r, map[string]func() (response, error){
+				http.MethodPut: func() (response, error) {
+					switch rest[0] {
+					case "pause":
+						return response{status: http.StatusAccepted}, h.PauseConnector(name)
+					case "resume":
+						return response{status: http.StatusAccepted}, h.ResumeConnector(name)
+					}
+					return response{status: http.StatusNoContent}, h.StopConnector(name)
+				},
+			})
+		case "tasks":
+			return methods(r, map[string]func() (response, error){
+				http.MethodGet: func() (response, error) {
+					t, err := h.TaskConfigs(name)
+					return ok(t), err
+				},
+			})
+		case "tasks-config":
+			return methods(r, map[string]func() (response, error){
+				http.MethodGet: func() (response, error) {
+					rh.log.Warn("The 'GET /connectors/{connector}/tasks-config' endpoint is deprecated and will be removed in the next major release. Please use the 'GET /connectors/{connector}/tasks' endpoint instead.")
+					t, err := h.TaskConfigs(name)
+					if err != nil {
+						return response{}, err
+					}
+					out := map[string]map[string]string{}
+					for _, ti := range t {
+						out[ti.ID.String()] = ti.Config
+					}
+					return ok(out), nil
+				},
+			})
+		case "topics":
+			return methods(r, map[string]func() (response, error){
+				http.MethodGet: func() (response, error) {
+					topics, err := h.ActiveTopics(name)
+					if err != nil {
+						return response{}, err
+					}
+					return ok(map[string]ActiveTopicsInfo{name: {Topics: topics}}), nil
+				},
+			})
+		case "offsets":
+			return methods(r, map[string]func() (response, error){
+				http.MethodGet: func() (response, error) {
+					o, err := h.ConnectorOffsets(r.Context(), name)
+					return ok(o), err
+				},
+				http.MethodPatch: func() (response, error) {
+					var body ConnectorOffsets
+					if err := decodeBody(r, &body); err != nil {
+						return response{}, err
+					}
+					m, err := h.AlterConnectorOffsets(r.Context(), name, body.Offsets)
+					return ok(m), err
+				},
+				http.MethodDelete: func() (response, error) {
+					m, err := h.ResetConnectorOffsets(r.Context(), name)
+					return ok(m), err
+				},
+			})
+		}
+	case len(rest) == 2 && rest[0] == "topics" && rest[1] == "reset":
+		return methods(r, map[string]func() (response, error){
+			http.MethodPut: func() (response, error) {
+				return response{status: http.StatusAccepted}, h.ResetActiveTopics(name)
+			},
+		})
+	case len(rest) == 3 && rest[0] == "tasks":
+		n, err := strconv.Atoi(rest[1])
+		if err != nil {
+			return response{}, errNoRoute
+		}
+		id := TaskID{Connector: name, Task: n}
+		switch rest[2] {
+		case "status":
+			return methods(r, map[string]func() (response, error){
+				http.MethodGet: func() (response, error) {
+					st, err := h.TaskStatus(id)
+					return ok(st), err
+				},
+			})
+		case "restart":
+			return methods(r, map[string]func() (response, error){
+				http.MethodPost: func() (response, error) {
+					return response{status: http.StatusNoContent}, h.RestartTask(id)
+				},
+			})
+		}
+	}
+	return response{}, errNoRoute
+}
+
+func listConnectors(h *Herder, r *http.Request) (response, error) {
+	expand, ok := r.URL.Query()["expand"]
+	names := h.Connectors()
+	if !ok {
+		return response{status: http.StatusOK, body: names}, nil
+	}
+	out := map[string]map[string]any{}
+	for _, name := range names {
+		ex := map[string]any{}
+		for _, e := range expand {
+			switch e {
+			case "status":
+				st, err := h.ConnectorStatus(name)
+				if err != nil {
+					continue
+				}
+				ex["status"] = st
+			case "info":
+				info, err := h.ConnectorInfo(name)
+				if err != nil {
+					continue
+				}
+				ex["info"] = info
+			}
+		}
+		out[name] = ex
+	}
+	return response{status: http.StatusOK, body: out}, nil
+}
+
+// decodeBody decodes a JSON body, keeping numbers exact. A body that does
+// not parse is a 500, as in Kafka.
+func decodeBody(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("No content to map due to end-of-input")
+		}
+		return err
+	}
+	return nil
+}
+
+// configFromJSON turns a decoded JSON object into a configuration map as
+// Jackson coerces scalars to strings; keys given as null are returned
+// apart, for validation to report.
+func configFromJSON(m map[string]any) (map[string]string, []string, error) {
+	out := make(map[string]string, len(m))
+	var nulls []string
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case json.Number:
+			out[k] = x.String()
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		case nil:
+			nulls = append(nulls, k)
+		default:
+			return nil, nil, fmt.Errorf("Cannot deserialize value of type `java.lang.String` from %s value for key %q", jsonKindOf(v), k)
+		}
+	}
+	sort.Strings(nulls)
+	return out, nulls, nil
+}
+
+func jsonKindOf(v any) string {
+	switch v.(type) {
+	case []any:
+		return "Array"
+	case map[string]any:
+		return "Object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func createConnector(h *Herder, r *http.Request) (response, error) {
+	var req CreateConnectorRequest
+	if err := decodeBody(r, &req); err != nil {
+		return response{}, err
+	}
+	if req.Config == nil {
+		return response{}, badRequestf("Connector configuration must be provided")
+	}
+	config, nulls, err := configFromJSON(req.Config)
+	if err != nil {
+		return response{}, err
+	}
+	name := strings.TrimSpace(req.Name)
+	if err := checkAndPutName(name, config); err != nil {
+		return response{}, err
+	}
+	var initial TargetState
+	if req.InitialState != nil {
+		switch strings.ToUpper(*req.InitialState) {
+		case "RUNNING":
+			initial = TargetStarted
+		case "PAUSED":
+			initial = TargetPaused
+		case "STOPPED":
+			initial = TargetStopped
+		default:
+			return response{}, fmt.Errorf("Cannot deserialize value of type `org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest$InitialState` from String %q: not one of the values accepted for Enum class: [RUNNING, PAUSED, STOPPED]", *req.InitialState)
+		}
+	}
+	if len(nulls) > 0 {
+		infos, err := validateConnectorConfig(config, nulls)
+		if err != nil {
+			return response{}, err
+		}
+		return response{}, configErrors(infos)
+	}
+	_, info, err := h.PutConnectorConfig(name, config, initial, false)
+	if err != nil {
+		return response{}, err
+	}
+	return response{status: http.StatusCreated, body: info, header: map[string]string{"Location": "/connectors/" + url.PathEscape(name)}}, nil
+}
+
+// checkAndPutName checks the name in the configuration against the one in
+// the request, or puts it there (Kafka's checkAndPutConnectorConfigName).
+func checkAndPutName(name string, config map[string]string) error {
+	if included, ok := config[nameConfig]; ok {
+		if included != name {
+			return badRequestf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", included, name)
+		}
+		return nil
+	}
+	config[nameConfig] = name
+	return nil
+}
+
+func putConnectorConfig(h *Herder, r *http.Request, name string) (response, error) {
+	var body map[string]any
+	if err := decodeBody(r, &body); err != nil {
+		return response{}, err
+	}
+	config, nulls, err := configFromJSON(body)
+	if err != nil {
+		return response{}, err
+	}
+	if err := checkAndPutName(name, config); err != nil {
+		return response{}, err
+	}
+	if len(nulls) > 0 {
+		infos, err := validateConnectorConfig(config, nulls)
+		if err != nil {
+			return response{}, err
+		}
+		return response{}, configErrors(infos)
+	}
+	created, info, err := h.PutConnectorConfig(name, config, "", true)
+	if err != nil {
+		return response{}, err
+	}
+	if created {
+		return response{status: http.StatusCreated, body: info, header: map[string]string{"Location": "/connectors/" + url.PathEscape(name)}}, nil
+	}
+	return ok(info), nil
+}
+
+func (rh *restHandler) routePlugins(h *Herder, r *http.Request, segs []string) (response, error) {
+	switch {
+	case len(segs) == 0:
+		return methods(r, map[string]func() (response, error){
+			http.MethodGet: func() (response, error) {
+				connectorsOnly := !strings.EqualFold(r.URL.Query().Get("connectorsOnly"), "false")
+				out := []PluginInfo{}
+				for _, t := range []sdk.PluginType{sdk.PluginSink, sdk.PluginSource, sdk.PluginTransformation, sdk.PluginPredicate, sdk.PluginConverter, sdk.PluginHeaderConverter} {
+					if connectorsOnly && t != sdk.PluginSink && t != sdk.PluginSource {
+						continue
+					}
+					for _, p := range sdk.Plugins() {
+						if p.Type == t {
+							out = append(out, PluginInfo{Class: p.Class, Type: string(p.Type), Version: p.Version})
+						}
+					}
+				}
+				return ok(out), nil
+			},
+		})
+	case len(segs) == 2 && segs[1] == "config":
+		return methods(r, map[string]func() (response, error){
+			http.MethodGet: func() (response, error) {
+				keys, err := pluginConfig(segs[0])
+				return ok(keys), err
+			},
+		})
+	case len(segs) == 3 && segs[1] == "config" && segs[2] == "validate":
+		return methods(r, map[string]func() (response, error){
+			http.MethodPut: func() (response, error) {
+				var body map[string]any
+				if err := decodeBody(r, &body); err != nil {
+					return response{}, err
+				}
+				config, nulls, err := configFromJSON(body)
+				if err != nil {
+					return response{}, err
+				}
+				plugin := segs[0]
+				if included, ok := config[connectorClassConfig]; ok && !strings.HasSuffix(normalizedPluginName(included), normalizedPluginName(plugin)) {
+					return response{}, badRequestf("Included connector type %s does not match request type %s", included, plugin)
+				}
+				infos, err := h.ValidateConnectorConfig(config, nulls)
+				return ok(infos), err
+			},
+		})
+	}
+	return response{}, errNoRoute
+}
+
+// normalizedPluginName drops a trailing "Connector", so that an alias and
+// a class name compare (Kafka's ConnectorPluginsResource).
+func normalizedPluginName(name string) string {
+	if strings.HasSuffix(name, "Connector") && len(name) > len("Connector") {
+		return strings.TrimSuffix(name, "Connector")
+	}
+	return name
+}
+
+var commitOnce = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				if len(s.Value) > 16 {
+					return s.Value[:16]
+				}
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+})
+
+func commitID() string { return commitOnce() }
