@@ -26,6 +26,9 @@ type Image struct {
 	// scram holds the users' SCRAM credentials (scram.go); nil until the
 	// first.
 	scram map[ScramKey]ScramCredential
+	// features are the feature levels the log set (features.go); nil
+	// until the first.
+	features map[string]int16
 }
 
 // ConfigResource names a config resource (a topic, or a broker; the empty
@@ -109,6 +112,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		configs:    maps.Clone(im.configs),
 		brokers:    maps.Clone(im.brokers),
 		scram:      maps.Clone(im.scram),
+		features:   maps.Clone(im.features),
 
 		nextProducerID: im.nextProducerID,
 	}
@@ -201,6 +205,10 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 			next.nextProducerID = r.ProducerIDs.NextProducerID
 		case TypeUserScramCredential, TypeRemoveUserScramCredential:
 			if err := next.applyScram(r); err != nil {
+				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
+			}
+		case TypeFeatureLevel:
+			if err := next.applyFeature(r); err != nil {
 				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
 			}
 		case TypeRegisterBroker, TypeUnregisterBroker, TypeBrokerRegistrationChange:

@@ -68,6 +68,9 @@ type Record struct {
 	// UserScramCredentialRecord and RemoveUserScramCredentialRecord.
 	Scram *ScramCredentialRecord `json:"scram,omitempty"`
 
+	// FeatureLevelRecord (features.go).
+	Feature *FeatureLevelRecord `json:"feature,omitempty"`
+
 	// ConfigRecord. A nil Value removes the config.
 	ResourceType int8    `json:"resourceType,omitempty"`
 	ResourceName string  `json:"resourceName,omitempty"`

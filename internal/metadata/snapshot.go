@@ -17,7 +17,8 @@ import (
 //	{
 //	  "version": 1,
 //	  "offset":  Image.Offset,
-//	  "records": [ TopicRecord, PartitionRecord 0..n-1,   per topic, by name
+//	  "records": [ FeatureLevelRecord ...,                 by feature name
+//	               TopicRecord, PartitionRecord 0..n-1,   per topic, by name
 //	               ...,
 //	               ConfigRecord ... ]                      by resource, then name
 //	}
@@ -40,7 +41,7 @@ type snapshotFile struct {
 // im's topics, partitions and configs. The caller owns the slice; the
 // records share im's Replicas and ISR slices, which must not be modified.
 func (im *Image) Records() []Record {
-	var recs []Record
+	recs := im.featureRecords()
 	for _, b := range im.Brokers() {
 		recs = append(recs, b.Record())
 	}

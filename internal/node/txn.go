@@ -12,15 +12,20 @@ package node
 //	image ──syncTxn──▶ txn.Coordinator.Sync(led partitions, epochs)
 //	EndTxn ──decision written──▶ WriteMarkers ──▶ markerSender ──▶
 //	    WriteTxnMarkers to each partition's leader ──▶ CompleteMarkers
+//	produce / TxnOffsetCommit of a partition not yet in the transaction
+//	    ──▶ txn.Coordinator.AddPartitionsFromLeader ──▶ the shard here, or
+//	    txnVerifier (txnverify.go) ──▶ AddPartitionsToTxn v5 to the
+//	    coordinator's broker
 //
-// Transaction version: ApiVersions finalizes no transaction.version
-// feature, so clients speak transaction version 0 (AddPartitionsToTxn
-// from the producer, EndTxn up to v4, no epoch bump per transaction),
-// and the coordinator writes __transaction_state values of version 0 and
-// starts its own aborts (timeouts, fencing) at TV0: the cluster level is
-// what ApiVersions advertises (transactionVersion). Transaction version
-// 2 (KIP-890 part 2) needs the produce path to add partitions to
-// transactions itself, which it does not.
+// Transaction version: the cluster's transaction.version is the level in
+// the metadata image (metadata.Image.FeatureLevel; 2 on a cluster whose
+// log set none, as Kafka 4.0 formats new clusters; UpdateFeatures moves
+// it), which ApiVersions advertises, so clients of a TV2 cluster speak
+// transaction version 2 (no AddPartitionsToTxn from the producer, EndTxn
+// v5 bumping the epoch). The coordinator writes __transaction_state
+// values and starts its own aborts (timeouts, fencing) at that level
+// (transactionVersion), read on every use, so a changed level applies to
+// the next operation.
 
 import (
 	"context"
@@ -34,11 +39,6 @@ import (
 	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
-// transactionVersion is the cluster's transaction.version level: none is
-// finalized in ApiVersions (internal/server/18_api_versions.go), which
-// clients read as 0.
-const transactionVersion = txn.TV0
-
 // newTxn creates the transaction coordinator and its marker sender, and
 // loads the partitions of __transaction_state this node leads in im. It
 // needs the group coordinator and the producer id manager. The sender
@@ -47,13 +47,15 @@ func (n *Node) newTxn(im *metadata.Image, now func() time.Time) error {
 	cfg := n.cfg
 	log := n.log.With("component", "transaction-coordinator")
 	n.txnMarkers = n.newMarkerSender(log.With("component", "txn-marker-sender"), now)
+	verifier := n.newTxnVerifier(log.With("component", "add-partitions-to-txn"), n.txnMarkerConns.verify)
+	n.txnMarkerConns.verifier = verifier
 	c, err := txn.New(txn.Config{
 		NumPartitions:                           cfg.TransactionStateLogNumPartitions,
 		TransactionMaxTimeoutMs:                 cfg.TransactionMaxTimeoutMs,
 		TransactionalIDExpirationMs:             int64(cfg.TransactionalIDExpirationMs),
 		AbortTimedOutTransactionsIntervalMs:     int64(cfg.TransactionAbortTimedOutTransactionCleanupIntervalMs),
 		RemoveExpiredTransactionalIDsIntervalMs: int64(cfg.TransactionRemoveExpiredTransactionCleanupIntervalMs),
-		TransactionVersion:                      func() int16 { return transactionVersion },
+		TransactionVersion:                      n.transactionVersion,
 		GroupPartition:                          n.groups.PartitionFor,
 		ProducerIDs:                             txnProducerIDs{n.producerIDs},
 		WriteMarkers:                            n.txnMarkers.submit,
@@ -62,6 +64,7 @@ func (n *Node) newTxn(im *metadata.Image, now func() time.Time) error {
 		Now:             now,
 		LoadBufferBytes: int(cfg.TransactionStateLogLoadBufferSize),
 		CreateTopic:     n.createTxnTopic,
+		Forward:         verifier.forward,
 	})
 	if err != nil {
 		return fmt.Errorf("node: transaction coordinator: %w", err)
@@ -71,6 +74,14 @@ func (n *Node) newTxn(im *metadata.Image, now func() time.Time) error {
 	n.txnReady.Store(c)
 	n.syncTxn(im)
 	return nil
+}
+
+// transactionVersion is the cluster's transaction.version level, from
+// the metadata image this node applied last (txn.Config's
+// TransactionVersion: called from shard goroutines; the image is read
+// atomically).
+func (n *Node) transactionVersion() int16 {
+	return n.controller.Image().FeatureLevel(metadata.FeatureTransactionVersion)
 }
 
 // txnProducerIDs is the transaction coordinator's ProducerIDSource over

@@ -53,9 +53,10 @@ import (
 // retry.backoff.ms for the marker channel).
 const markerRetryBackoff = 100 * time.Millisecond
 
-// writeTxnMarkersVersion is the version sent: v1 (v2 adds the
-// transaction version of TV2 markers, which this cluster does not use).
-const writeTxnMarkersVersion = 1
+// writeTxnMarkersVersion is the version sent: v2, which carries each
+// marker's transaction version (KIP-890), so that the partition leader
+// checks TV2 markers by the TV2 rule.
+const writeTxnMarkersVersion = 2
 
 // markerSender sends transaction markers. submit, wake and close are
 // safe for concurrent use.
@@ -449,8 +450,12 @@ func (n *Node) newMarkerSender(log *slog.Logger, now func() time.Time) *markerSe
 		return t.Partitions[tp.Partition].Leader, true
 	}
 	m.owned = n.ownsTxnPartition
-	conns := &markerConns{n: n, timeout: millis(int64(n.cfg.RequestTimeoutMs)) + 10*time.Second}
-	conns.mu.conns = map[int32]replica.Conn{}
+	timeout := millis(int64(n.cfg.RequestTimeoutMs)) + 10*time.Second
+	conns := &markerConns{
+		markers: newBrokerConns(n, timeout, fmt.Sprintf("broker-%d-txn-marker-sender", n.cfg.NodeID)),
+		// Kafka's AddPartitionsToTxnManager has a channel of its own.
+		verify: newBrokerConns(n, timeout, fmt.Sprintf("broker-%d-add-partitions-to-txn", n.cfg.NodeID)),
+	}
 	m.send = func(ctx context.Context, id int32, req *kmsg.WriteTxnMarkersRequest) (*kmsg.WriteTxnMarkersResponse, error) {
 		if id == n.cfg.NodeID {
 			if n.server == nil {
@@ -458,33 +463,72 @@ func (n *Node) newMarkerSender(log *slog.Logger, now func() time.Time) *markerSe
 			}
 			return n.server.WriteTxnMarkers(ctx, req), nil
 		}
-		return conns.request(ctx, id, req)
+		resp, err := conns.markers.request(ctx, id, req)
+		if err != nil {
+			return nil, err
+		}
+		r, ok := resp.(*kmsg.WriteTxnMarkersResponse)
+		if !ok {
+			return nil, fmt.Errorf("node: unexpected response %T to WriteTxnMarkers", resp)
+		}
+		return r, nil
 	}
 	n.txnMarkerConns = conns
 	return m
 }
 
-// markerConns are the marker sender's connections to other brokers, one
-// per broker (the sender has one request in flight per broker), opened
-// on first use to the broker's endpoint on inter.broker.listener.name and
-// dropped after a failure.
+// markerConns are the transaction coordinator's channels to other
+// brokers: the marker sender's connections, and the verification
+// client (txnverify.go) with its own connections, as Kafka gives the
+// marker channel and the AddPartitionsToTxnManager a network client
+// each.
 type markerConns struct {
-	n       *Node
-	timeout time.Duration // per request: request.timeout.ms and a margin
-	mu      struct {
+	markers *brokerConns
+	verify  *brokerConns
+	// verifier is set by newTxn.
+	verifier *txnVerifier
+}
+
+// close stops the verification client and closes the connections (after
+// the marker sender stopped).
+func (c *markerConns) close() {
+	if c.verifier != nil {
+		c.verifier.close()
+	}
+	c.markers.close()
+	c.verify.close()
+}
+
+// brokerConns are connections to other brokers, one per broker (their
+// users have one request in flight per broker), opened on first use to
+// the broker's endpoint on inter.broker.listener.name and dropped after a
+// failure.
+type brokerConns struct {
+	n        *Node
+	timeout  time.Duration // per request: request.timeout.ms and a margin
+	clientID string
+	mu       struct {
 		sync.Mutex
 		conns  map[int32]replica.Conn
 		closed bool
 	}
 }
 
-func (c *markerConns) request(ctx context.Context, id int32, req *kmsg.WriteTxnMarkersRequest) (*kmsg.WriteTxnMarkersResponse, error) {
+func newBrokerConns(n *Node, timeout time.Duration, clientID string) *brokerConns {
+	c := &brokerConns{n: n, timeout: timeout, clientID: clientID}
+	c.mu.conns = map[int32]replica.Conn{}
+	return c
+}
+
+// request sends req to broker id and returns its answer. Requests to one
+// broker are sent one at a time.
+func (c *brokerConns) request(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
 	c.mu.Lock()
 	conn := c.mu.conns[id]
 	closed := c.mu.closed
 	c.mu.Unlock()
 	if closed {
-		return nil, errors.New("node: marker sender closed")
+		return nil, errors.New("node: broker connections closed")
 	}
 	if conn == nil {
 		var err error
@@ -495,7 +539,7 @@ func (c *markerConns) request(ctx context.Context, id int32, req *kmsg.WriteTxnM
 		if c.mu.closed {
 			c.mu.Unlock()
 			conn.Close()
-			return nil, errors.New("node: marker sender closed")
+			return nil, errors.New("node: broker connections closed")
 		}
 		c.mu.conns[id] = conn
 		c.mu.Unlock()
@@ -512,16 +556,12 @@ func (c *markerConns) request(ctx context.Context, id int32, req *kmsg.WriteTxnM
 		conn.Close()
 		return nil, err
 	}
-	r, ok := resp.(*kmsg.WriteTxnMarkersResponse)
-	if !ok {
-		return nil, fmt.Errorf("node: unexpected response %T to WriteTxnMarkers", resp)
-	}
-	return r, nil
+	return resp, nil
 }
 
 // dial connects to broker id's endpoint on inter.broker.listener.name as
 // registered in the image the replica manager applied.
-func (c *markerConns) dial(ctx context.Context, id int32) (replica.Conn, error) {
+func (c *brokerConns) dial(ctx context.Context, id int32) (replica.Conn, error) {
 	r := c.n.repl
 	im := r.image()
 	if im == nil {
@@ -543,12 +583,11 @@ func (c *markerConns) dial(ctx context.Context, id int32) (replica.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	// Kafka's client id for the channel: broker-<id>-txn-marker-sender.
-	return replica.NewConn(nc, fmt.Sprintf("broker-%d-txn-marker-sender", c.n.cfg.NodeID), 0), nil
+	return replica.NewConn(nc, c.clientID, 0), nil
 }
 
-// close closes the connections (after the sender stopped).
-func (c *markerConns) close() {
+// close closes the connections (after their users stopped).
+func (c *brokerConns) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mu.closed = true

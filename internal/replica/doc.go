@@ -23,7 +23,10 @@
 //
 //   - Produce: Partition.Append; for acks=all, Purgatory().Add with
 //     RequiredOffset = LastOffset+1 for every partition, and answer when
-//     the DelayedProduce is Done (its Errors are per partition).
+//     the DelayedProduce is Done (its Errors are per partition). A
+//     transactional batch is first verified with the transaction
+//     coordinator (KIP-890): StartTxnVerification, ask, then
+//     AppendVerified under the guard (txnverify.go).
 //   - Fetch from a consumer: Partition.Read (up to the high watermark,
 //     or for read_committed up to the last stable offset, with the
 //     aborted transactions the data overlaps); from Fetch v11,

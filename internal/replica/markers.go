@@ -7,6 +7,7 @@ import (
 
 	"github.com/gregor-streaming/gregor/internal/apierror"
 	"github.com/gregor-streaming/gregor/internal/record"
+	"github.com/gregor-streaming/gregor/internal/storage"
 )
 
 // Where a RecordBatch v2 header keeps its CRC and base sequence (the CRC
@@ -32,11 +33,26 @@ const (
 // producer (Kafka writes them at sequence 0 and does not check it for
 // this origin), so their base sequence is set here, under the append
 // lock, to the one the producer's state on this partition expects next:
-// its last sequence + 1 at the same epoch, 0 at a new epoch. Markers are
-// checked as Kafka checks them (an older producer epoch is
-// INVALID_PRODUCER_EPOCH, an older coordinator epoch
-// TRANSACTION_COORDINATOR_FENCED).
+// its last sequence + 1 at the same epoch, 0 at a new epoch. They are
+// refused (INVALID_TXN_STATE) while a transaction verification of their
+// producer is pending or stale (txnverify.go). Markers are checked as
+// Kafka checks them without a transaction version (an older producer
+// epoch is INVALID_PRODUCER_EPOCH, an older coordinator epoch
+// TRANSACTION_COORDINATOR_FENCED); AppendTxnMarker passes the version.
 func (p *Partition) AppendCoordinator(batch []byte) (AppendResult, error) {
+	return p.appendCoordinator(batch, txnVersionUnknown)
+}
+
+// AppendTxnMarker is AppendCoordinator for a transaction marker written
+// by WriteTxnMarkers with its transaction version (v2; -1 unknown): with
+// transaction version 2 the marker's producer epoch must be above the
+// producer's epoch on this partition, except for a retry of a marker
+// already written (storage.Log.AppendTxnMarker).
+func (p *Partition) AppendTxnMarker(batch []byte, transactionVersion int16) (AppendResult, error) {
+	return p.appendCoordinator(batch, transactionVersion)
+}
+
+func (p *Partition) appendCoordinator(batch []byte, tv int16) (AppendResult, error) {
 	st, err := p.leaderState(-1)
 	if err != nil {
 		return AppendResult{}, err
@@ -76,9 +92,21 @@ func (p *Partition) AppendCoordinator(batch []byte) (AppendResult, error) {
 		return AppendResult{}, apierror.New(kerr.NotLeaderForPartition, "")
 	}
 	if h.HasProducerID() && !h.IsControl() {
+		if err := p.checkCoordinatorTxnLocked(h, st.leaderEpoch); err != nil {
+			p.appendMu.Unlock()
+			return AppendResult{}, err
+		}
 		p.sequenceLocked(batch, h)
 	}
-	ai, err := p.log.Append(batch, st.leaderEpoch, appendTime)
+	var ai storage.AppendInfo
+	if h.IsControl() {
+		ai, err = p.log.AppendTxnMarker(batch, st.leaderEpoch, appendTime, tv)
+	} else {
+		ai, err = p.log.Append(batch, st.leaderEpoch, appendTime)
+	}
+	if err == nil && !ai.Duplicate {
+		p.txnAppendedLocked(h)
+	}
 	if err == nil && ai.Duplicate {
 		p.appendMu.Unlock()
 		return AppendResult{BaseOffset: ai.FirstOffset, LastOffset: ai.LastOffset, LogAppendTime: ai.LogAppendTime, LogStartOffset: ai.LogStartOffset, Duplicate: true}, nil
@@ -106,15 +134,10 @@ func (p *Partition) AppendCoordinator(batch []byte) (AppendResult, error) {
 // that no other leader append moves the state in between.
 func (p *Partition) sequenceLocked(batch []byte, h record.Header) {
 	seq := int32(0)
-	for _, ps := range p.log.ActiveProducers() {
-		if ps.ProducerID == h.ProducerID {
-			if ps.ProducerEpoch == h.ProducerEpoch && ps.LastSequence() != record.NoSequence {
-				seq = ps.LastSequence() + 1
-				if ps.LastSequence() == 1<<31-1 {
-					seq = 0 // sequences wrap, as producers' do
-				}
-			}
-			break
+	if ps, ok := p.log.ProducerState(h.ProducerID); ok && ps.ProducerEpoch == h.ProducerEpoch && ps.LastSequence() != record.NoSequence {
+		seq = ps.LastSequence() + 1
+		if ps.LastSequence() == 1<<31-1 {
+			seq = 0 // sequences wrap, as producers' do
 		}
 	}
 	if seq == h.BaseSequence {

@@ -36,6 +36,10 @@ type Partition struct {
 	// none of them interleaves with a leader append. Lock order: appendMu,
 	// then mu.
 	appendMu sync.Mutex
+	// txnVerifications are the producers whose transaction this leader
+	// is verifying with the transaction coordinator, by producer id
+	// (txnverify.go). Guarded by appendMu.
+	txnVerifications map[int64]*txnVerification
 
 	mu struct {
 		sync.Mutex
@@ -150,7 +154,23 @@ type AppendResult struct {
 // like the original would). The returned error is an *apierror.Error
 // carrying Kafka's code; an idempotent producer's sequence or epoch
 // problem is OUT_OF_ORDER_SEQUENCE_NUMBER or INVALID_PRODUCER_EPOCH.
+// Transactional batches are not checked against transaction
+// verification (see AppendVerified).
 func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
+	return p.appendLeader(batch, acks, false, nil)
+}
+
+// AppendVerified is Append with KIP-890 transaction verification
+// (txnverify.go): a transactional batch whose producer has no open
+// transaction here at its epoch is appended only under g, the guard of a
+// verification the transaction coordinator answered for it, still
+// current (INVALID_TXN_STATE otherwise). g may be nil when
+// StartTxnVerification found the transaction open.
+func (p *Partition) AppendVerified(batch []byte, acks int16, g *TxnGuard) (AppendResult, error) {
+	return p.appendLeader(batch, acks, true, g)
+}
+
+func (p *Partition) appendLeader(batch []byte, acks int16, verify bool, g *TxnGuard) (AppendResult, error) {
 	st, err := p.leaderState(-1)
 	if err != nil {
 		return AppendResult{}, err
@@ -201,7 +221,16 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 		p.appendMu.Unlock()
 		return AppendResult{}, apierror.New(kerr.NotLeaderForPartition, "")
 	}
+	if verify {
+		if err := p.checkClientTxnLocked(info.Header, st.leaderEpoch, g); err != nil {
+			p.appendMu.Unlock()
+			return AppendResult{}, err
+		}
+	}
 	ai, err := p.log.Append(batch, st.leaderEpoch, appendTime)
+	if err == nil && !ai.Duplicate {
+		p.txnAppendedLocked(info.Header)
+	}
 	if err == nil && ai.Duplicate {
 		// Nothing new: no high watermark to move, no fetch to wake.
 		p.appendMu.Unlock()

@@ -25,8 +25,28 @@ package server
 // (and, as Kafka does, its max timestamp as log_append_time), and with
 // acks=all it waits for the original to be replicated; a sequence gap is
 // OUT_OF_ORDER_SEQUENCE_NUMBER, a fenced epoch INVALID_PRODUCER_EPOCH.
+//
+// Transactional batches are verified first (KIP-890, Kafka's
+// ReplicaManager.handleProduceAppend; see 24_add_partitions_to_txn.go):
+// a request may carry the batches of one producer id and epoch only
+// (INVALID_PRODUCER_ID_MAPPING for every partition otherwise); a
+// partition where that producer's transaction is not open at the batch's
+// epoch waits for the transactional id's coordinator, which verifies it
+// is in the transaction (v≤11: INVALID_TXN_STATE if not) or, from v12
+// (transaction version 2, no AddPartitionsToTxn from the producer), adds
+// it; an add refused with CONCURRENT_TRANSACTIONS (the previous
+// transaction's markers are being written) is asked again every
+// add.partitions.to.txn.retry.backoff.ms (20) for at most
+// add.partitions.to.txn.retry.backoff.max.ms (100). Coordinator errors
+// the producer may not retry well (CONCURRENT_TRANSACTIONS,
+// NETWORK_EXCEPTION, COORDINATOR_*, NOT_COORDINATOR) are answered as
+// NOT_ENOUGH_REPLICAS, as Kafka does. The other partitions are appended
+// before the wait; no lock is held during it. The append then happens
+// only if no marker of the producer reached the partition meanwhile
+// (replica.Partition.AppendVerified).
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -38,6 +58,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/record"
 	"github.com/gregor-streaming/gregor/internal/replica"
+	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
 // produceMinVersion is the oldest Produce version served; older ones
@@ -60,6 +81,13 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 		failAll = kerr.UnsupportedVersion.Code
 	case acks != 0 && acks != 1 && acks != -1:
 		failAll = kerr.InvalidRequiredAcks.Code
+	}
+	var txnProducer record.Header // the request's transactional producer
+	if failAll == 0 {
+		var ok bool
+		if txnProducer, ok = produceTxnProducer(req); !ok {
+			failAll = kerr.InvalidProducerIDMapping.Code
+		}
 	}
 	if failAll != 0 {
 		for _, rt := range req.Topics {
@@ -84,6 +112,10 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 	type place struct{ topic, partition int }
 	var waiting []replica.PendingAck
 	var waitingAt []place
+	// verifying are the partitions waiting for the transaction
+	// coordinator, with their place in the response.
+	var verifying []*produceVerification
+	verify := s.deps.Txn != nil && txnProducer.HasProducerID()
 	names := make([]string, len(req.Topics))
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
@@ -102,7 +134,29 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 			case !known:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				if p, last, ok := s.producePartition(im, topic.Name, rp, acks, req.Version, &sp); ok && acks == -1 {
+				p, ok := s.producePartition(im, topic.Name, rp, req.Version, &sp)
+				if !ok {
+					break
+				}
+				var g *replica.TxnGuard
+				if verify {
+					h, _ := record.ParseHeader(rp.Records) // checked by producePartition
+					if h.HasProducerID() && h.IsTransactional() && req.TransactionID != nil {
+						var err error
+						if g, err = p.StartTxnVerification(h.ProducerID, h.ProducerEpoch, h.BaseSequence, produceTxnOperation(req.Version) == txnAddPartition); err != nil {
+							sp.ErrorCode, sp.ErrorMessage = codeOf(err), messageOf(err)
+							break
+						}
+					}
+					if g != nil {
+						verifying = append(verifying, &produceVerification{
+							tp: txn.TopicPartition{Topic: topic.Name, Partition: rp.Partition}, p: p, records: rp.Records,
+							seq: h.BaseSequence, guard: g, topic: ti, partition: len(st.Partitions),
+						})
+						break
+					}
+				}
+				if last, ok := s.appendProduced(p, rp.Records, acks, verify, g, &sp); ok && acks == -1 {
 					waiting = append(waiting, replica.PendingAck{Partition: p, RequiredOffset: last + 1})
 					waitingAt = append(waitingAt, place{ti, len(st.Partitions)})
 				}
@@ -110,6 +164,20 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if len(verifying) > 0 {
+		s.verifyProduce(c.ctx, req, txnProducer, verifying)
+		for _, v := range verifying {
+			sp := &resp.Topics[v.topic].Partitions[v.partition]
+			if v.code != 0 {
+				sp.ErrorCode, sp.ErrorMessage = v.code, v.message
+				continue
+			}
+			if last, ok := s.appendProduced(v.p, v.records, acks, true, v.guard, sp); ok && acks == -1 {
+				waiting = append(waiting, replica.PendingAck{Partition: v.p, RequiredOffset: last + 1})
+				waitingAt = append(waitingAt, place{v.topic, v.partition})
+			}
+		}
 	}
 	if len(waiting) > 0 {
 		// acks=all: wait for the ISR (Kafka's DelayedProduce). Only this
@@ -187,23 +255,35 @@ func checkProduceRecords(b []byte, version int16) error {
 	return nil
 }
 
-// producePartition appends one partition's batch and fills its answer.
-// It returns the partition and the last offset appended when the append
-// succeeded (ok).
-func (s *Server) producePartition(im *metadata.Image, topic string, rp kmsg.ProduceRequestTopicPartition, acks, version int16, sp *kmsg.ProduceResponseTopicPartition) (p *replica.Partition, lastOffset int64, ok bool) {
+// producePartition checks one partition's batch and returns the
+// partition to append it to (ok), or fills the answer's error.
+func (s *Server) producePartition(im *metadata.Image, topic string, rp kmsg.ProduceRequestTopicPartition, version int16, sp *kmsg.ProduceResponseTopicPartition) (p *replica.Partition, ok bool) {
 	p, err := s.hostedPartition(im, topic, rp.Partition)
 	if err != nil {
 		sp.ErrorCode = codeOf(err)
 		if sp.ErrorCode == kerr.NotLeaderForPartition.Code {
 			sp.ErrorMessage = messageOf(err)
 		}
-		return nil, -1, false
+		return nil, false
 	}
 	if err := checkProduceRecords(rp.Records, version); err != nil {
 		sp.ErrorCode, sp.ErrorMessage = codeOf(err), messageOf(err)
-		return nil, -1, false
+		return nil, false
 	}
-	res, err := p.Append(rp.Records, acks)
+	return p, true
+}
+
+// appendProduced appends one partition's batch, with transaction
+// verification if verify (under g), and fills its answer. It returns the
+// last offset appended when the append succeeded (ok).
+func (s *Server) appendProduced(p *replica.Partition, records []byte, acks int16, verify bool, g *replica.TxnGuard, sp *kmsg.ProduceResponseTopicPartition) (lastOffset int64, ok bool) {
+	var res replica.AppendResult
+	var err error
+	if verify {
+		res, err = p.AppendVerified(records, acks, g)
+	} else {
+		res, err = p.Append(records, acks)
+	}
 	if err != nil {
 		sp.ErrorCode = codeOf(err)
 		sp.ErrorMessage = messageOf(err)
@@ -219,12 +299,139 @@ func (s *Server) producePartition(im *metadata.Image, topic string, rp kmsg.Prod
 				sp.ErrorRecords = append(sp.ErrorRecords, re)
 			}
 		}
-		return nil, -1, false
+		return -1, false
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	return p, res.LastOffset, true
+	return res.LastOffset, true
+}
+
+// produceTxnProducer returns the header of the request's first
+// transactional batch (a zero header, without producer id, if there is
+// none). ok is false if transactional batches of more than one producer
+// id and epoch are in the request (Kafka's InvalidPidMappingException:
+// "Transactional records contained more than one producer ID").
+func produceTxnProducer(req *kmsg.ProduceRequest) (h record.Header, ok bool) {
+	h.ProducerID = record.NoProducerID
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			bh, err := record.ParseHeader(rp.Records)
+			if err != nil || !bh.HasProducerID() || !bh.IsTransactional() {
+				continue
+			}
+			if h.HasProducerID() && (bh.ProducerID != h.ProducerID || bh.ProducerEpoch != h.ProducerEpoch) {
+				return h, false
+			}
+			if !h.HasProducerID() {
+				h = bh
+			}
+		}
+	}
+	return h, true
+}
+
+// produceVerification is one partition of a produce request waiting for
+// the transaction coordinator.
+type produceVerification struct {
+	tp      txn.TopicPartition
+	p       *replica.Partition
+	records []byte
+	seq     int32
+	guard   *replica.TxnGuard
+	// topic and partition are its place in the response.
+	topic, partition int
+	// code and message are the verification's outcome (0: append).
+	code    int16
+	message *string
+}
+
+// Kafka's add.partitions.to.txn.retry.backoff.ms and
+// add.partitions.to.txn.retry.backoff.max.ms defaults.
+const (
+	addPartitionsRetryBackoff    = 20 * time.Millisecond
+	addPartitionsRetryBackoffMax = 100 * time.Millisecond
+)
+
+// verifyProduce asks the coordinator of the request's transactional id
+// about the partitions of vs (Kafka's handleProduceAppend with
+// maybeRetryOnConcurrentTransactions) and sets each one's outcome, with
+// the codes a producer expects.
+func (s *Server) verifyProduce(ctx context.Context, req *kmsg.ProduceRequest, h record.Header, vs []*produceVerification) {
+	op := produceTxnOperation(req.Version)
+	start := s.cfg.Now()
+	left := vs
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			// Verify again from the start: a marker may have made the
+			// guards stale meanwhile.
+			var again []*produceVerification
+			for _, v := range left {
+				g, err := v.p.StartTxnVerification(h.ProducerID, h.ProducerEpoch, v.seq, op == txnAddPartition)
+				switch {
+				case err != nil:
+					v.code, v.message = codeOf(err), messageOf(err)
+				case g == nil: // opened meanwhile (another request)
+					v.guard, v.code = nil, 0
+				default:
+					v.guard = g
+					again = append(again, v)
+				}
+			}
+			if left = again; len(left) == 0 {
+				break
+			}
+		}
+		parts := make([]txn.TopicPartition, len(left))
+		for i, v := range left {
+			parts[i] = v.tp
+		}
+		codes := s.verifyTxn(ctx, *req.TransactionID, h.ProducerID, h.ProducerEpoch, parts, op)
+		var concurrent []*produceVerification
+		for i, v := range left {
+			v.code = codes[i]
+			if v.code == kerr.ConcurrentTransactions.Code {
+				concurrent = append(concurrent, v)
+			}
+		}
+		if op != txnAddPartition || len(concurrent) == 0 || s.cfg.Now().Sub(start) >= min(addPartitionsRetryBackoffMax, s.cfg.ForwardTimeout) {
+			break
+		}
+		t := time.NewTimer(addPartitionsRetryBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		left = concurrent
+	}
+	for _, v := range vs {
+		if v.message == nil {
+			v.code, v.message = produceVerificationError(v.code)
+		}
+	}
+}
+
+// produceVerificationError maps a verification outcome to the producer's
+// answer (Kafka's postVerificationCallback): INVALID_TXN_STATE says the
+// partition was not added; errors older producers may not retry become
+// NOT_ENOUGH_REPLICAS, which they retry without a metadata refresh.
+func produceVerificationError(code int16) (int16, *string) {
+	switch code {
+	case 0:
+		return 0, nil
+	case kerr.InvalidTxnState.Code:
+		msg := "Partition was not added to the transaction"
+		return code, &msg
+	case kerr.ConcurrentTransactions.Code, kerr.NetworkException.Code, kerr.CoordinatorLoadInProgress.Code,
+		kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code:
+		msg := "Unable to verify the partition has been added to the transaction. Underlying error: " + kerr.ErrorForCode(code).Error()
+		return kerr.NotEnoughReplicas.Code, &msg
+	}
+	return code, nil
 }
 
 // produceCurrentLeaders fills, for every NOT_LEADER_OR_FOLLOWER partition,

@@ -11,15 +11,24 @@ package server
 //	v5: cluster_id and node_id in the request (KIP-1242): when both are
 //	    set and either is not ours, REBOOTSTRAP_REQUIRED.
 //
+// Features (v3+): supported are metadata.version 7-25 and the ranges of
+// metadata.SupportedFeatures (transaction.version 0-2); finalized are
+// metadata.version 25 (4.0-IV3, fixed) and the image's levels above 0
+// (transaction.version 2 unless UpdateFeatures set another), with the
+// image's offset as the finalized features epoch.
+//
 // An ApiVersions request at a version we do not serve gets a v0 response
 // with UNSUPPORTED_VERSION and our ranges (see conn.handle).
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/protocol"
 )
 
@@ -64,15 +73,34 @@ func (s *Server) handleAPIVersions(c *conn, req *kmsg.ApiVersionsRequest) kmsg.R
 	}
 	resp.ApiKeys = s.apiKeys()
 	if req.Version >= 3 {
-		f := kmsg.NewApiVersionsResponseSupportedFeature()
-		f.Name, f.MinVersion, f.MaxVersion = "metadata.version", 7, metadataVersionLevel
-		resp.SupportedFeatures = append(resp.SupportedFeatures, f)
-		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
-		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "metadata.version", metadataVersionLevel, metadataVersionLevel
-		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
-		resp.FinalizedFeaturesEpoch = s.image().Offset
+		s.appendFeatures(resp)
 	}
 	return resp
+}
+
+// appendFeatures fills the supported and finalized features of an
+// ApiVersions response (v3+), by name.
+func (s *Server) appendFeatures(resp *kmsg.ApiVersionsResponse) {
+	f := kmsg.NewApiVersionsResponseSupportedFeature()
+	f.Name, f.MinVersion, f.MaxVersion = "metadata.version", 7, metadataVersionLevel
+	resp.SupportedFeatures = append(resp.SupportedFeatures, f)
+	for _, name := range slices.Sorted(maps.Keys(metadata.SupportedFeatures)) {
+		r := metadata.SupportedFeatures[name]
+		f := kmsg.NewApiVersionsResponseSupportedFeature()
+		f.Name, f.MinVersion, f.MaxVersion = name, r.Min, r.Max
+		resp.SupportedFeatures = append(resp.SupportedFeatures, f)
+	}
+	im := s.image()
+	ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+	ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "metadata.version", metadataVersionLevel, metadataVersionLevel
+	resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+	finalized := im.FinalizedFeatures()
+	for _, name := range slices.Sorted(maps.Keys(finalized)) {
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = name, finalized[name], finalized[name]
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+	}
+	resp.FinalizedFeaturesEpoch = im.Offset
 }
 
 // validSoftwareField is KIP-511's rule for client software name and

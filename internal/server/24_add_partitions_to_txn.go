@@ -17,9 +17,13 @@ package server
 // coordinator of the id (NOT_COORDINATOR elsewhere). Gregor has no
 // authorizer, so v4+ (CLUSTER_ACTION in Kafka) is served to any client.
 // In a v4+ request a transactional id listed twice answers
-// DUPLICATE_RESOURCE for its second entry.
+// DUPLICATE_RESOURCE for its second entry. Partition leaders send v5
+// (see the end of this file): over the network to a coordinator on
+// another broker, in process to one here.
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -158,4 +162,101 @@ func groupByTopic(rs []txn.PartitionResult) []topicResults {
 		out[i].results = append(out[i].results, r)
 	}
 	return out
+}
+
+// Transaction verification by partition leaders (KIP-890; Kafka's
+// ReplicaManager.maybeSendPartitionsToTransactionCoordinator and
+// AddPartitionsToTxnManager), used by Produce (00_produce.go) and
+// TxnOffsetCommit (28_txn_offset_commit.go): before a transactional
+// batch of a producer whose transaction is not open on the partition is
+// appended, the coordinator is asked with the broker form of this API
+// (replica.Partition.StartTxnVerification guards the answer):
+//
+//	request version          operation      asks
+//	Produce ≤ 10, TOC ≤ 3    defaultError   verify_only; TRANSACTION_ABORTABLE
+//	                                        answered as INVALID_TXN_STATE
+//	Produce 11, TOC 4        genericError   verify_only
+//	Produce ≥ 12, TOC ≥ 5    addPartition   add the partition (TV2: the
+//	                                        producer sent no AddPartitionsToTxn
+//	                                        nor AddOffsetsToTxn)
+//
+// The coordinator's PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH
+// (producers expect it there). One call per request, for all its
+// partitions that need it; the partitions that need none are appended
+// without waiting.
+
+// txnOperation is what a request's version lets the leader do about a
+// partition not in the transaction (Kafka's TransactionSupportedOperation).
+type txnOperation int8
+
+const (
+	txnDefaultError txnOperation = iota
+	txnGenericError
+	txnAddPartition
+)
+
+// produceTxnOperation is Kafka's
+// produceRequestVersionToTransactionSupportedOperation.
+func produceTxnOperation(version int16) txnOperation {
+	switch {
+	case version > 11:
+		return txnAddPartition
+	case version > 10:
+		return txnGenericError
+	}
+	return txnDefaultError
+}
+
+// txnOffsetCommitOperation is Kafka's
+// txnOffsetCommitRequestVersionToTransactionSupportedOperation.
+func txnOffsetCommitOperation(version int16) txnOperation {
+	switch {
+	case version > 4:
+		return txnAddPartition
+	case version > 3:
+		return txnGenericError
+	}
+	return txnDefaultError
+}
+
+// addPartitionsBrokerVersion is the version of the broker form a leader
+// sends (v5: a non-verify transaction speaks transaction version 2).
+const addPartitionsBrokerVersion = 5
+
+// verifyTxn asks the coordinator of id about parts (one attempt) and
+// returns each partition's code, in order, mapped as Kafka's
+// AddPartitionsToTxnManager maps them. It waits at most
+// request.timeout.ms; without a coordinator every code is
+// COORDINATOR_NOT_AVAILABLE.
+func (s *Server) verifyTxn(ctx context.Context, id string, pid int64, epoch int16, parts []txn.TopicPartition, op txnOperation) []int16 {
+	codes := make([]int16, len(parts))
+	if s.deps.Txn == nil {
+		for i := range codes {
+			codes[i] = kerr.CoordinatorNotAvailable.Code
+		}
+		return codes
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
+	defer cancel()
+	r := s.deps.Txn.AddPartitionsFromLeader(ctx, txn.AddPartitionsRequest{
+		Version: addPartitionsBrokerVersion, TransactionalID: id, ProducerID: pid, ProducerEpoch: epoch,
+		VerifyOnly: op != txnAddPartition, Partitions: parts,
+	})
+	byTP := make(map[txn.TopicPartition]int16, len(r.Partitions))
+	for _, p := range r.Partitions {
+		byTP[p.TopicPartition] = p.ErrorCode
+	}
+	for i, tp := range parts {
+		code, ok := byTP[tp]
+		switch {
+		case !ok:
+			code = kerr.UnknownServerError.Code
+		case code == kerr.ProducerFenced.Code:
+			code = kerr.InvalidProducerEpoch.Code
+		case code == kerr.TransactionAbortable.Code && op == txnDefaultError:
+			code = kerr.InvalidTxnState.Code
+		}
+		codes[i] = code
+	}
+	return codes
 }

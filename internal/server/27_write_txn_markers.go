@@ -18,11 +18,16 @@ package server
 // COORDINATOR_NOT_AVAILABLE answer NOT_LEADER_OR_FOLLOWER, which the
 // sender retries, as in Kafka. A partition this broker does not host is
 // UNKNOWN_TOPIC_OR_PARTITION. Gregor has no authorizer (CLUSTER_ACTION
-// in Kafka). Markers are checked with the rules of transaction versions
-// 0 and 1 (an older producer epoch is INVALID_PRODUCER_EPOCH, an older
-// coordinator epoch TRANSACTION_COORDINATOR_FENCED); the
-// transaction_version of v2 is not used, as this broker does not
-// finalize transaction.version 2.
+// in Kafka). A marker's producer epoch is checked by its
+// transaction_version (v2; v1 markers are transaction version 0):
+// below 2 an older epoch is INVALID_PRODUCER_EPOCH; with 2 the epoch
+// must be above the producer's on the partition (the coordinator bumped
+// it), the same epoch being accepted only as a retry of a marker already
+// written (no open transaction), as Kafka 4.x's
+// ProducerAppendInfo.checkProducerEpoch does. An older coordinator epoch
+// is TRANSACTION_COORDINATOR_FENCED. Markers of __consumer_offsets are
+// written by the group coordinator without their transaction version
+// (checked as below 2).
 
 import (
 	"context"
@@ -84,7 +89,7 @@ func (s *Server) WriteTxnMarkers(ctx context.Context, req *kmsg.WriteTxnMarkersR
 				batch, err := coordinator.BuildMarker(marker, nowMs)
 				if err == nil {
 					var res replica.AppendResult
-					if res, err = p.AppendCoordinator(batch); err == nil {
+					if res, err = p.AppendTxnMarker(batch, int16(m.TransactionVersion)); err == nil {
 						acks = append(acks, replica.PendingAck{Partition: p, RequiredOffset: res.LastOffset + 1})
 						ackPos = append(ackPos, pos{i, j, k})
 						continue

@@ -14,16 +14,31 @@ package server
 // marker reaches the group's __consumer_offsets partition (group
 // package, txnoffsets.go). Topics and partitions that do not exist are
 // answered UNKNOWN_TOPIC_OR_PARTITION here; the rest per partition by
-// the coordinator. The __consumer_offsets partition is not verified to
-// be in the transaction first (KIP-890 part 1 verification is not
-// done); a fenced producer epoch is refused by the partition's producer
-// state (INVALID_PRODUCER_EPOCH).
+// the coordinator. A fenced producer epoch is refused by the
+// partition's producer state (INVALID_PRODUCER_EPOCH).
+//
+// Before the group coordinator writes, the group's __consumer_offsets
+// partition is verified to be in the transaction, unless the producer's
+// transaction is already open on it (KIP-890; Kafka's
+// CoordinatorRuntime.scheduleTransactionalWriteOperation): v0-3 and v4
+// verify (v0-3 answer TRANSACTION_ABORTABLE as INVALID_TXN_STATE); v5+
+// (transaction version 2, no AddOffsetsToTxn from the producer) add the
+// partition to the transaction. See 24_add_partitions_to_txn.go. The
+// coordinator's errors are answered as Kafka's group coordinator
+// answers them (GroupCoordinatorService.handleOperationException):
+// NETWORK_EXCEPTION as COORDINATOR_LOAD_IN_PROGRESS; NOT_ENOUGH_REPLICAS
+// and REQUEST_TIMED_OUT as COORDINATOR_NOT_AVAILABLE;
+// NOT_LEADER_OR_FOLLOWER as NOT_COORDINATOR.
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/group"
+	"github.com/gregor-streaming/gregor/internal/record"
+	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
 func init() {
@@ -73,6 +88,14 @@ func (s *Server) handleTxnOffsetCommit(c *conn, req *kmsg.TxnOffsetCommitRequest
 			tr.Topics = append(tr.Topics, ct)
 		}
 	}
+	if len(sent) > 0 && s.deps.Groups != nil && s.deps.Txn != nil && req.Group != "" {
+		if code := s.verifyTxnOffsetCommit(c.ctx, req); code != 0 {
+			for _, p := range sent {
+				codes[p.topic][p.partition] = code
+			}
+			sent = nil
+		}
+	}
 	if len(sent) > 0 {
 		var r group.CommitResponse
 		if s.deps.Groups == nil {
@@ -111,4 +134,39 @@ func (s *Server) handleTxnOffsetCommit(c *conn, req *kmsg.TxnOffsetCommitRequest
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// verifyTxnOffsetCommit makes sure the group's __consumer_offsets
+// partition is in the producer's transaction before the group
+// coordinator writes the offsets (see the top of this file), and returns
+// the error code to answer for every partition, 0 if none. A partition
+// this broker does not lead is left to the group coordinator (which
+// answers NOT_COORDINATOR).
+func (s *Server) verifyTxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) int16 {
+	partition := s.deps.Groups.PartitionFor(req.Group)
+	p, err := s.deps.Replicas.Partition(group.TopicName, partition)
+	if err != nil {
+		return 0
+	}
+	op := txnOffsetCommitOperation(req.Version)
+	g, err := p.StartTxnVerification(req.ProducerID, req.ProducerEpoch, record.NoSequence, op == txnAddPartition)
+	if err != nil {
+		return kerr.NotCoordinator.Code
+	}
+	if g == nil {
+		return 0 // the transaction is open on the partition
+	}
+	tp := txn.TopicPartition{Topic: group.TopicName, Partition: partition}
+	code := s.verifyTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{tp}, op)[0]
+	switch code {
+	case 0:
+		p.MarkTxnVerified(g)
+	case kerr.NetworkException.Code:
+		code = kerr.CoordinatorLoadInProgress.Code
+	case kerr.UnknownTopicOrPartition.Code, kerr.NotEnoughReplicas.Code, kerr.RequestTimedOut.Code:
+		code = kerr.CoordinatorNotAvailable.Code
+	case kerr.NotLeaderForPartition.Code, kerr.KafkaStorageError.Code:
+		code = kerr.NotCoordinator.Code
+	}
+	return code
 }

@@ -95,7 +95,7 @@ func parseBatches(b []byte, metas []batchMeta) ([]batchMeta, error) {
 // offline: this and every later Append returns an error wrapping
 // ErrLogDirOffline.
 func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (AppendInfo, error) {
-	return l.appendAsLeader(batches, leaderEpoch, logAppendTime, originClient)
+	return l.appendAsLeader(batches, leaderEpoch, logAppendTime, originClient, txnVersionUnknown)
 }
 
 // AppendAsCoordinator is Append for batches this broker writes itself
@@ -104,10 +104,22 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (Ap
 // coordinator epochs of markers) are checked, sequences are not, and no
 // batch is taken for a duplicate.
 func (l *Log) AppendAsCoordinator(batches []byte, leaderEpoch int32, logAppendTime int64) (AppendInfo, error) {
-	return l.appendAsLeader(batches, leaderEpoch, logAppendTime, originCoordinator)
+	return l.appendAsLeader(batches, leaderEpoch, logAppendTime, originCoordinator, txnVersionUnknown)
 }
 
-func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, logAppendTime int64, origin appendOrigin) (AppendInfo, error) {
+// AppendTxnMarker is AppendAsCoordinator for transaction markers written
+// with a known transaction version (WriteTxnMarkers v2): the producer
+// epoch of a marker of transaction version 2 must be above the
+// producer's (producerstate.go); below 2, at least the producer's. A
+// negative transactionVersion is unknown, checked as below 2.
+func (l *Log) AppendTxnMarker(batches []byte, leaderEpoch int32, logAppendTime int64, transactionVersion int16) (AppendInfo, error) {
+	if transactionVersion < 0 {
+		transactionVersion = txnVersionUnknown
+	}
+	return l.appendAsLeader(batches, leaderEpoch, logAppendTime, originCoordinator, transactionVersion)
+}
+
+func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, logAppendTime int64, origin appendOrigin, tv int16) (AppendInfo, error) {
 	var arr [4]batchMeta
 	metas, err := parseBatches(batches, arr[:0])
 	if err != nil {
@@ -148,7 +160,7 @@ func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, logAppendTime in
 		next += int64(metas[i].lastDelta) + 1
 		pos += metas[i].size
 	}
-	producers, err := l.mu.producers.prepare(batches, metas, origin)
+	producers, err := l.mu.producers.prepare(batches, metas, origin, tv)
 	if err != nil {
 		l.mu.Unlock()
 		return AppendInfo{}, err
@@ -252,7 +264,7 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 		// Replicated batches update the producer state unchecked, one
 		// chunk at a time so that a roll's snapshot covers the chunks
 		// before it.
-		producers, _ := l.mu.producers.prepare(batches[pos:pos+size], chunk, originReplication)
+		producers, _ := l.mu.producers.prepare(batches[pos:pos+size], chunk, originReplication, txnVersionUnknown)
 		l.mu.producers.apply(producers)
 		l.completeTxnsLocked(producers.completed, l.activeLocked(), true)
 		l.mu.producers.mapEndOffset = chunk[len(chunk)-1].base + int64(chunk[len(chunk)-1].lastDelta) + 1

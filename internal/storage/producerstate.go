@@ -39,7 +39,8 @@ import (
 //	                                   longer answers UNKNOWN_PRODUCER_ID;
 //	                                   KIP-890's exception, sequence 0
 //	                                   for transaction-verified TV2
-//	                                   producers, waits for transactions)
+//	                                   producers, is checked by the
+//	                                   replica layer, replica/txnverify.go)
 //	a non-transactional batch while the producer's transaction is open
 //	                                ─▶ ErrInvalidTxnState
 //
@@ -53,14 +54,26 @@ import (
 //
 // For transactions: transactional batches open a transaction
 // (CurrentTxnFirstOffset), and control batches (end-transaction markers)
-// close it and record the coordinator epoch, as Kafka's
-// appendEndTxnMarker does; a marker from an older coordinator epoch is
-// ErrTransactionCoordinatorFenced, one with an older producer epoch
-// ErrInvalidProducerEpoch. The broker's own writes (markers, a
-// coordinator's transactional records) go through AppendAsCoordinator
-// (AppendOrigin.COORDINATOR: epoch checks only). The transactions opened
-// and completed decide the last stable offset (lso.go), and aborted ones
-// get transaction index entries (txnindex.go).
+// close it, move the producer to the marker's epoch and record the
+// coordinator epoch, as Kafka's appendEndTxnMarker does; a marker from an
+// older coordinator epoch is ErrTransactionCoordinatorFenced. The
+// producer epoch of a marker is checked by the transaction version the
+// coordinator wrote it with (WriteTxnMarkers v2, Log.AppendTxnMarker):
+//
+//	TV0/TV1 (or unknown)  epoch < current ─▶ ErrInvalidProducerEpoch
+//	TV2 (KIP-890 part 2)  epoch ≤ current ─▶ ErrInvalidProducerEpoch,
+//	                      except epoch = current with no open
+//	                      transaction: a retry of a marker already
+//	                      written (KAFKA-19999), written again
+//
+// With TV2 the coordinator bumps the epoch before writing the markers,
+// so the marker moves the partition's producer to the epoch of the next
+// transaction, and a zombie's late batch at the old epoch is fenced. The
+// broker's own writes (markers, a coordinator's transactional records) go
+// through AppendAsCoordinator or AppendTxnMarker (AppendOrigin.COORDINATOR:
+// epoch checks only). The transactions opened and completed decide the
+// last stable offset (lso.go), and aborted ones get transaction index
+// entries (txnindex.go).
 
 // Errors of the producer state checks of a leader append. Handlers map
 // them to Kafka's codes: ErrOutOfOrderSequence to
@@ -224,6 +237,12 @@ type producerAppend struct {
 	completed []completedTxn
 }
 
+// txnVersionUnknown is the transaction version of appends that carry
+// none (data batches, replication, replays, markers written without
+// one): markers are then checked by the TV0/TV1 rule (Kafka's
+// TV_UNKNOWN).
+const txnVersionUnknown int16 = -1
+
 // producerStateManager is one partition's producer state and its snapshot
 // files. It is guarded by Log.mu.
 type producerStateManager struct {
@@ -260,7 +279,9 @@ func newProducerStateManager(logger *slog.Logger, expirationMs int64) *producerS
 // once they are written. For originClient a batch that duplicates a
 // retained one stops the check and is returned as the duplicate, as Kafka
 // does; errors are the package's producer errors, wrapped with context.
-func (m *producerStateManager) prepare(b []byte, metas []batchMeta, origin appendOrigin) (producerAppend, error) {
+// tv is the transaction version control batches were written with
+// (txnVersionUnknown if none).
+func (m *producerStateManager) prepare(b []byte, metas []batchMeta, origin appendOrigin, tv int16) (producerAppend, error) {
 	var pa producerAppend
 	pos := 0
 	for i := range metas {
@@ -294,7 +315,7 @@ func (m *producerStateManager) prepare(b []byte, metas []batchMeta, origin appen
 		}
 		var err error
 		if meta.control() {
-			err = m.appendControlBatch(&pa, u, meta, batch, origin)
+			err = m.appendControlBatch(&pa, u, meta, batch, origin, tv)
 		} else {
 			err = m.appendDataBatch(&pa, u, meta, origin)
 		}
@@ -306,18 +327,32 @@ func (m *producerStateManager) prepare(b []byte, metas []batchMeta, origin appen
 }
 
 // checkEpoch is Kafka's checkProducerEpoch: an older epoch is fenced for
-// appends from clients, and only logged for replicated data.
-func (m *producerStateManager) checkEpoch(u *producerUpdate, epoch int16, offset int64, origin appendOrigin) error {
-	if epoch >= u.entry.ProducerEpoch {
+// appends from clients and coordinators, and only logged for replicated
+// data. tv is the transaction version of a marker (txnVersionUnknown for
+// data): a TV2 marker needs an epoch above the producer's, except for a
+// retry of a marker already written (the same epoch, no open
+// transaction).
+func (m *producerStateManager) checkEpoch(u *producerUpdate, epoch int16, offset int64, origin appendOrigin, tv int16) error {
+	cur := u.entry.ProducerEpoch
+	tv2 := tv >= 2
+	if epoch > cur || epoch == cur && (!tv2 || u.entry.CurrentTxnFirstOffset < 0) {
+		if tv2 && epoch == cur {
+			m.logger.Info("storage: transaction marker retry; the transaction already completed", "producer_id", u.entry.ProducerID,
+				"epoch", epoch, "offset", offset)
+		}
 		return nil
+	}
+	comparison := "smaller than"
+	if tv2 {
+		comparison = "smaller than or equal to"
 	}
 	if origin == originReplication {
-		m.logger.Warn("storage: producer epoch older than the last seen epoch", "producer_id", u.entry.ProducerID,
-			"epoch", epoch, "last_epoch", u.entry.ProducerEpoch, "offset", offset)
+		m.logger.Warn("storage: producer epoch "+comparison+" the last seen epoch", "producer_id", u.entry.ProducerID,
+			"epoch", epoch, "last_epoch", cur, "offset", offset)
 		return nil
 	}
-	return fmt.Errorf("%w: epoch of producer %d at offset %d is %d, which is smaller than the last seen epoch %d",
-		ErrInvalidProducerEpoch, u.entry.ProducerID, offset, epoch, u.entry.ProducerEpoch)
+	return fmt.Errorf("%w: epoch of producer %d at offset %d is %d, which is %s the last seen epoch %d",
+		ErrInvalidProducerEpoch, u.entry.ProducerID, offset, epoch, comparison, cur)
 }
 
 // checkSequence is Kafka's checkSequence for client appends.
@@ -345,7 +380,7 @@ func checkSequence(u *producerUpdate, epoch int16, firstSeq int32, offset int64)
 // appendDataBatch is Kafka's appendDataBatch.
 func (m *producerStateManager) appendDataBatch(pa *producerAppend, u *producerUpdate, meta *batchMeta, origin appendOrigin) error {
 	first := meta.base
-	if err := m.checkEpoch(u, meta.producerEpoch, first, origin); err != nil {
+	if err := m.checkEpoch(u, meta.producerEpoch, first, origin, txnVersionUnknown); err != nil {
 		return err
 	}
 	if origin == originClient {
@@ -413,7 +448,7 @@ func parseEndTxnMarker(batch []byte, meta *batchMeta) (mk endTxnMarker, ok bool,
 // it closes the producer's open transaction, if any (a marker without one
 // completes nothing: Kafka emits a CompletedTxn only for transactions
 // with data).
-func (m *producerStateManager) appendControlBatch(pa *producerAppend, u *producerUpdate, meta *batchMeta, batch []byte, origin appendOrigin) error {
+func (m *producerStateManager) appendControlBatch(pa *producerAppend, u *producerUpdate, meta *batchMeta, batch []byte, origin appendOrigin, tv int16) error {
 	mk, ok, err := parseEndTxnMarker(batch, meta)
 	if err != nil {
 		if origin == originReplication {
@@ -425,7 +460,7 @@ func (m *producerStateManager) appendControlBatch(pa *producerAppend, u *produce
 	if !ok {
 		return nil
 	}
-	if err := m.checkEpoch(u, meta.producerEpoch, meta.base, origin); err != nil {
+	if err := m.checkEpoch(u, meta.producerEpoch, meta.base, origin, tv); err != nil {
 		return err
 	}
 	e := u.entry
@@ -494,7 +529,7 @@ func (m *producerStateManager) replayBatch(h record.Header, batch []byte) []comp
 		return nil
 	}
 	metas := []batchMeta{metaOf(h, len(batch))}
-	pa, _ := m.prepare(batch, metas, originReplication) // never fails for replication
+	pa, _ := m.prepare(batch, metas, originReplication, txnVersionUnknown) // never fails for replication
 	m.apply(pa)
 	return pa.completed
 }
@@ -506,6 +541,20 @@ func (l *Log) ActiveProducers() []ProducerState {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.mu.producers.active()
+}
+
+// ProducerState returns a copy of what the partition remembers of one
+// producer (ok false if nothing): the produce path asks whether the
+// producer's transaction is open here before it asks the transaction
+// coordinator (KIP-890 verification).
+func (l *Log) ProducerState(producerID int64) (ProducerState, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	e, ok := l.mu.producers.producers[producerID]
+	if !ok {
+		return ProducerState{}, false
+	}
+	return *e.clone(), true
 }
 
 // removeExpiredProducers drops the producers whose last write is

@@ -23,6 +23,13 @@ type Options struct {
 	// CreateTopic creates __transaction_state; FindCoordinator calls it
 	// (through Coordinator.CreateTopic) when the topic does not exist.
 	CreateTopic func() error
+	// Forward sends an AddPartitionsToTxn of the broker form (one
+	// transaction of a v4+ request) to the coordinator of
+	// __transaction_state partition txnPartition, which this node does
+	// not lead, and returns its answer (AddPartitionsFromLeader). It is
+	// called from request goroutines, concurrently, and may block until
+	// ctx ends. Nil: such requests answer NOT_COORDINATOR.
+	Forward func(ctx context.Context, txnPartition int32, req AddPartitionsRequest) AddPartitionsResponse
 }
 
 // Leader is a __transaction_state partition this node leads: its log
@@ -40,6 +47,7 @@ type Leader struct {
 type Coordinator struct {
 	cfg           Config
 	createTopic   func() error
+	forward       func(ctx context.Context, txnPartition int32, req AddPartitionsRequest) AddPartitionsResponse
 	rt            *coordinator.Runtime[*Shard]
 	numPartitions atomic.Int32
 	mu            struct {
@@ -55,7 +63,7 @@ func New(cfg Config, opts Options) (*Coordinator, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &Coordinator{cfg: cfg, createTopic: opts.CreateTopic}
+	c := &Coordinator{cfg: cfg, createTopic: opts.CreateTopic, forward: opts.Forward}
 	c.mu.epochs = map[int32]int32{}
 	c.numPartitions.Store(cfg.NumPartitions)
 	shardCfg := &c.cfg
@@ -164,6 +172,26 @@ func (c *Coordinator) AddPartitionsToTxn(ctx context.Context, req AddPartitionsR
 	return run(ctx, c, c.PartitionFor(req.TransactionalID), func(s *Shard, now time.Time, res *coordinator.Result, reply func(AddPartitionsResponse)) {
 		s.AddPartitionsToTxn(now, req, reply, res)
 	}, fail)
+}
+
+// AddPartitionsFromLeader is AddPartitionsToTxn as a partition leader
+// sends it before appending a transactional batch of a partition not yet
+// in the producer's transaction (KIP-890; Kafka's
+// AddPartitionsToTxnManager): req is of the broker form (Version 4 or
+// 5), with VerifyOnly for producers of transaction versions 0 and 1 (is
+// the partition in the transaction?) and without it for transaction
+// version 2 (add it). The shard of the id answers if this node leads its
+// __transaction_state partition, else the coordinator Options.Forward
+// reaches.
+func (c *Coordinator) AddPartitionsFromLeader(ctx context.Context, req AddPartitionsRequest) AddPartitionsResponse {
+	p := c.PartitionFor(req.TransactionalID)
+	c.mu.Lock()
+	_, local := c.mu.epochs[p]
+	c.mu.Unlock()
+	if local || c.forward == nil {
+		return c.AddPartitionsToTxn(ctx, req)
+	}
+	return c.forward(ctx, p, req)
 }
 
 // AddOffsetsToTxn handles AddOffsetsToTxn and returns its error code.

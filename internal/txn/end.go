@@ -127,13 +127,17 @@ func (s *Shard) endTransaction(m *txnMetadata, pid int64, epoch int16, commit, f
 		return endOutcome{t: m.prepareAbortOrCommit(to, tv, next, ms(now), noPartitionAdded)}
 	}
 
+	// Markers pending is checked before the epoch (KAFKA-18464): the
+	// next transaction's EndTxn (an empty abort, at the bumped epoch)
+	// may arrive while the previous one's markers are written, and must
+	// wait for them, not be fenced.
 	switch {
 	case m.producerID != pid && !retryOnOverflow:
 		return endAnswer(kerr.InvalidProducerIDMapping.Code)
-	case !validEpoch:
-		return endAnswer(kerr.ProducerFenced.Code)
 	case m.markersPending():
 		return endAnswer(kerr.ConcurrentTransactions.Code)
+	case !validEpoch:
+		return endAnswer(kerr.ProducerFenced.Code)
 	}
 	switch m.state {
 	case Ongoing, PrepareEpochFence:
