@@ -16,6 +16,7 @@ import (
 
 	"github.com/gregor-streaming/gregor/internal/record"
 	"github.com/gregor-streaming/gregor/internal/replica"
+	"github.com/gregor-streaming/gregor/kafkatest"
 )
 
 // Kafka's prettyPrintTable: columns padded to the widest value, each
@@ -59,7 +60,9 @@ func TestTransactionsUsage(t *testing.T) {
 // an idempotent producer id, as a coordinator whose state was lost would
 // leave) is found hanging, and aborted by its start offset.
 func TestTransactionsTool(t *testing.T) {
-	addr := startTestBroker(t)
+	// Without partition verification (KIP-890 part 1) a client can leave
+	// the hanging transaction that find-hanging and abort are for.
+	addr := kafkatest.Start(t, kafkatest.Config("transaction.partition.verification.enable", "false")).Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))

@@ -208,6 +208,7 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		MaxIncrementalFetchSessions: int(cfg.MaxIncrementalFetchSessionCacheSlots),
 		ForwardTimeout:              millis(int64(cfg.RequestTimeoutMs)),
 		ReplicaSelectorClass:        cfg.ReplicaSelectorClass,
+		NoTxnPartitionVerification:  !cfg.TransactionPartitionVerificationEnable,
 		Listen:                      opts.Listen,
 		Logger:                      opts.Logger.With("component", "server"),
 		Now:                         opts.Now,

@@ -115,7 +115,8 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 	// verifying are the partitions waiting for the transaction
 	// coordinator, with their place in the response.
 	var verifying []*produceVerification
-	verify := s.deps.Txn != nil && txnProducer.HasProducerID()
+	verify := s.deps.Txn != nil && txnProducer.HasProducerID() &&
+		(!s.cfg.NoTxnPartitionVerification || produceTxnOperation(req.Version) == txnAddPartition)
 	names := make([]string, len(req.Topics))
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()

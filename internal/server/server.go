@@ -78,6 +78,12 @@ type Config struct {
 	// ReplicaSelectorClass is replica.selector.class: "" (consumers read
 	// from the leader) or RackAwareReplicaSelector (replica_selector.go).
 	ReplicaSelectorClass string
+	// NoTxnPartitionVerification is transaction.partition.verification.enable
+	// =false (read at startup): Produce below v12 appends a transactional
+	// batch without asking the coordinator whether its partition is in
+	// the transaction (KIP-890 part 1). Produce v12+ (transaction version
+	// 2) always adds the partition through the coordinator.
+	NoTxnPartitionVerification bool
 	// Listen opens a listener; nil means net.Listen. Tests may pass their
 	// own.
 	Listen func(network, address string) (net.Listener, error)

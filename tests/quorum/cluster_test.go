@@ -202,9 +202,12 @@ func TestClusterMetadata(t *testing.T) {
 		if !ok || net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))) != c.BrokerAddr(id) || ep.SecurityProtocol != metadata.ProtocolPlaintext {
 			t.Errorf("broker %d endpoints %+v, want PLAINTEXT at %s", id, b.Endpoints, c.BrokerAddr(id))
 		}
-		if epoch, fenced := c.Node(id).BrokerState(); epoch != b.Epoch || fenced {
-			t.Errorf("node %d thinks it has epoch %d (fenced %v), the image says %d", id, epoch, fenced, b.Epoch)
-		}
+		// The node learns it is unfenced from a heartbeat response, which
+		// may come after the image that says so.
+		waitFor(t, fmt.Sprintf("node %d to see itself unfenced", id), func() (bool, string) {
+			epoch, fenced := c.Node(id).BrokerState()
+			return epoch == b.Epoch && !fenced, fmt.Sprintf("node %d thinks it has epoch %d (fenced %v), the image says %d", id, epoch, fenced, b.Epoch)
+		})
 	}
 
 	// A topic created through each node's broker listener: two of the
