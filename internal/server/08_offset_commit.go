@@ -41,8 +41,7 @@ func (s *Server) handleOffsetCommit(c *conn, req *kmsg.OffsetCommitRequest) kmsg
 	if req.Version <= 4 {
 		cr.RetentionMs = req.RetentionTimeMillis
 	}
-	type pos struct{ topic, partition int }
-	var sent []pos
+	var sent []commitPos
 	for i, rt := range req.Topics {
 		codes[i] = make([]int16, len(rt.Partitions))
 		var t *metadata.Topic
@@ -72,37 +71,13 @@ func (s *Server) handleOffsetCommit(c *conn, req *kmsg.OffsetCommitRequest) kmsg
 			ct.Partitions = append(ct.Partitions, group.CommitPartition{
 				Partition: rp.Partition, Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: rp.Metadata,
 			})
-			sent = append(sent, pos{i, j})
+			sent = append(sent, commitPos{i, j})
 		}
 		if len(ct.Partitions) > 0 {
 			cr.Topics = append(cr.Topics, ct)
 		}
 	}
-	if len(sent) > 0 {
-		var r group.CommitResponse
-		if s.deps.Groups == nil {
-			r = group.CommitResponse{}
-			for _, t := range cr.Topics {
-				tr := group.CommitTopicResult{Topic: t.Topic}
-				for _, p := range t.Partitions {
-					tr.Partitions = append(tr.Partitions, group.PartitionError{Partition: p.Partition, ErrorCode: kerr.CoordinatorNotAvailable.Code})
-				}
-				r.Topics = append(r.Topics, tr)
-			}
-		} else {
-			r = s.deps.Groups.CommitOffsets(c.ctx, cr)
-		}
-		// The coordinator answers in request order.
-		k := 0
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if k < len(sent) {
-					codes[sent[k].topic][sent[k].partition] = p.ErrorCode
-				}
-				k++
-			}
-		}
-	}
+	commitToCoordinator(cr.Topics, sent, codes, func() group.CommitResponse { return s.deps.Groups.CommitOffsets(c.ctx, cr) }, s.deps.Groups != nil)
 	for i, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID

@@ -61,8 +61,7 @@ func (s *Server) handleTxnOffsetCommit(c *conn, req *kmsg.TxnOffsetCommitRequest
 	if req.Version >= 3 {
 		tr.Generation, tr.MemberID, tr.InstanceID = req.Generation, req.MemberID, req.InstanceID
 	}
-	type pos struct{ topic, partition int }
-	var sent []pos
+	var sent []commitPos
 	for i, rt := range req.Topics {
 		codes[i] = make([]int16, len(rt.Partitions))
 		t, ok := im.Topic(rt.Topic)
@@ -82,7 +81,7 @@ func (s *Server) handleTxnOffsetCommit(c *conn, req *kmsg.TxnOffsetCommitRequest
 			ct.Partitions = append(ct.Partitions, group.CommitPartition{
 				Partition: rp.Partition, Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: rp.Metadata,
 			})
-			sent = append(sent, pos{i, j})
+			sent = append(sent, commitPos{i, j})
 		}
 		if len(ct.Partitions) > 0 {
 			tr.Topics = append(tr.Topics, ct)
@@ -96,30 +95,7 @@ func (s *Server) handleTxnOffsetCommit(c *conn, req *kmsg.TxnOffsetCommitRequest
 			sent = nil
 		}
 	}
-	if len(sent) > 0 {
-		var r group.CommitResponse
-		if s.deps.Groups == nil {
-			for _, t := range tr.Topics {
-				ct := group.CommitTopicResult{Topic: t.Topic}
-				for _, p := range t.Partitions {
-					ct.Partitions = append(ct.Partitions, group.PartitionError{Partition: p.Partition, ErrorCode: kerr.CoordinatorNotAvailable.Code})
-				}
-				r.Topics = append(r.Topics, ct)
-			}
-		} else {
-			r = s.deps.Groups.TxnCommitOffsets(c.ctx, tr)
-		}
-		// The coordinator answers in request order.
-		k := 0
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if k < len(sent) {
-					codes[sent[k].topic][sent[k].partition] = p.ErrorCode
-				}
-				k++
-			}
-		}
-	}
+	commitToCoordinator(tr.Topics, sent, codes, func() group.CommitResponse { return s.deps.Groups.TxnCommitOffsets(c.ctx, tr) }, s.deps.Groups != nil)
 	for i, rt := range req.Topics {
 		st := kmsg.NewTxnOffsetCommitResponseTopic()
 		st.Topic = rt.Topic
