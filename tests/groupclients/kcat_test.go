@@ -17,9 +17,16 @@ type kcatLine struct {
 	value     string
 }
 
+// parseKcat parses kcat's output lines. kcat may be caught mid-write, so text after the last newline is an
+// unfinished line and is left for the next look.
 func parseKcat(t *testing.T, who, out string) []kcatLine {
 	t.Helper()
 	var lines []kcatLine
+	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+		out = out[:i]
+	} else {
+		out = ""
+	}
 	for _, s := range strings.Split(out, "\n") {
 		if s == "" {
 			continue
