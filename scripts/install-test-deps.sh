@@ -2,7 +2,8 @@
 # Installs the third-party clients the tests drive: kcat (librdkafka),
 # python3-confluent-kafka and python3-kafka from Debian, with the modules
 # kafka-python needs for snappy, lz4 and zstd (python3-snappy, python3-lz4,
-# python3-zstandard), and kafkajs from npm.
+# python3-zstandard), PostgreSQL (initdb, postgres, psql) for the
+# PostgreSQL connectors' tests, and kafkajs from npm.
 # Needs root (CI runs as root). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ command -v kcat >/dev/null || need+=(kcat)
 /usr/bin/python3 -c 'import snappy' 2>/dev/null || need+=(python3-snappy)
 /usr/bin/python3 -c 'import lz4' 2>/dev/null || need+=(python3-lz4)
 /usr/bin/python3 -c 'import zstandard' 2>/dev/null || need+=(python3-zstandard)
+# PostgreSQL server binaries for the PostgreSQL connectors' tests, which
+# run their own throwaway server (internal/testpg), never the system one.
+command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

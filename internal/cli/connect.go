@@ -19,6 +19,9 @@ import (
 	"strings"
 
 	"github.com/gregor-streaming/gregor/connect/standalone"
+
+	// The PostgreSQL connectors (and Confluent's JDBC class names for them).
+	_ "github.com/gregor-streaming/gregor/connect/postgres"
 )
 
 func init() {
