@@ -25,8 +25,8 @@ step "go test (race, invariants)"
 go test -race -tags invariants -count=1 -timeout 20m ./...
 
 if [ "${GREGOR_TEST_SHORT:-}" != 1 ]; then
-  step "franz-go kgo integration suite against one gregor node"
-  scripts/kgo-integration.sh
+  step "franz-go kgo integration suite against one gregor node (with SASL/SCRAM for its SCRAM tests)"
+  GREGOR_KGO_SASL=1 scripts/kgo-integration.sh
   step "franz-go kgo integration suite against a three-node gregor cluster"
   GREGOR_KGO_NODES=3 scripts/kgo-integration.sh
 fi
