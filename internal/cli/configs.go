@@ -25,7 +25,9 @@ package cli
 //	kafka-configs --bootstrap-server HOST:PORT --describe --entity-type users [--entity-name alice]
 //	SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192
 //
-// Quotas (of users, clients, ips) are not supported yet.
+// Users, clients (alone or together) and ips carry client quotas
+// (KIP-546), set and described through AlterClientQuotas and
+// DescribeClientQuotas (configs_quotas.go).
 
 import (
 	"context"
@@ -140,10 +142,9 @@ func runConfigs(ctx context.Context, env *Env, args []string) error {
 	*c.deletes = dels
 
 	c.types = append(c.types, *entityType...)
-	c.names = append(c.names, *entityName...)
-	if fs.Changed("entity-default") {
-		c.names = append(c.names, "")
-	}
+	// In command-line order, as they pair with --entity-type
+	// (configs_quotas.go).
+	c.names = append(c.names, entityNamesInOrder(args, *entityName, fs.Changed("entity-default"))...)
 	for _, f := range flags {
 		if fs.Changed(f.flag) {
 			c.types = append(c.types, f.typ)
@@ -284,14 +285,6 @@ func (c *configsCommand) check(specific bool) error {
 		if len(fs.Given("add-config", "add-config-file", "delete-config")) == 0 {
 			return &kafkaError{Msg: "At least one of --add-config, --add-config-file, or --delete-config must be specified with --alter"}
 		}
-	}
-	switch {
-	case slices.Contains(c.types, entityClients) || slices.Contains(c.types, entityIPs):
-		t := entityClients
-		if !slices.Contains(c.types, t) {
-			t = entityIPs
-		}
-		return &kafkaError{Msg: fmt.Sprintf("Entity type %s (client quotas) is not supported by this tool yet", t)}
 	}
 	return nil
 }
@@ -459,8 +452,9 @@ func (c *configsCommand) resourceConfig(ctx context.Context, entityType, name st
 
 func (c *configsCommand) describe(ctx context.Context) error {
 	entityType := c.types[0]
-	if entityType == entityUsers {
-		return c.describeUsers(ctx)
+	switch entityType {
+	case entityUsers, entityClients, entityIPs:
+		return c.describeQuotaEntity(ctx) // configs_quotas.go
 	}
 	all := c.fs.Changed("all")
 	w := c.env.Stdout
@@ -676,11 +670,16 @@ func (c *configsCommand) alter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if entityType == entityUsers {
-		if err := c.alterUser(ctx, name, order, adds, *c.deletes); err != nil {
+	switch entityType {
+	case entityUsers, entityClients, entityIPs:
+		if err := c.alterQuotaEntity(ctx, order, adds, *c.deletes); err != nil { // configs_quotas.go
 			return err
 		}
-		fmt.Fprintf(c.env.Stdout, "Completed updating config for user %s.\n", name)
+		if name == "" {
+			fmt.Fprintf(c.env.Stdout, "Completed updating default config for %s in the cluster.\n", entityType)
+		} else {
+			fmt.Fprintf(c.env.Stdout, "Completed updating config for %s %s.\n", strings.TrimSuffix(entityType, "s"), name)
+		}
 		return nil
 	}
 	deletes := *c.deletes

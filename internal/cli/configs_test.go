@@ -67,7 +67,8 @@ func TestConfigsArgumentErrors(t *testing.T) {
 			"kafka-configs: Duplicate entity type(s) specified: topics\n"},
 		{[]string{"--bootstrap-server", "h:1", "--describe", "--entity-name", "t", "--topic", "t"}, "kafka-configs: --entity-{type,name,default} should not be used in conjunction with specific entity flags\n"},
 		{[]string{"--bootstrap-server", "h:1", "--bootstrap-controller", "h:2", "--describe", "--topic", "t"}, "kafka-configs: Only one of --bootstrap-server or --bootstrap-controller can be specified\n"},
-		{[]string{"--bootstrap-server", "h:1", "--describe", "--client", "app"}, "kafka-configs: Entity type clients (client quotas) is not supported by this tool yet\n"},
+		{[]string{"--bootstrap-server", "h:1", "--alter", "--entity-type", "users", "--entity-type", "clients", "--entity-name", "alice", "--add-config", "producer_byte_rate=1"}, "kafka-configs: An entity name must be specified for every entity type\n"},
+		{[]string{"--bootstrap-server", "h:1", "--alter", "--entity-type", "users", "--entity-type", "ips", "--entity-default", "--add-config", "producer_byte_rate=1"}, "kafka-configs: Only 'users' and 'clients' entity types may be specified together\n"},
 	} {
 		r := runTool(t, append([]string{"kafka-configs"}, c.args...)...)
 		if r.code != 1 || !sameStderr(r.stderr, c.want) || r.stdout != "" {

@@ -22,8 +22,7 @@ import (
 const defaultScramIterations = 4096
 
 // userQuotaConfigs are Kafka's user and client quota configs
-// (QuotaConfig.userAndClientQuotaConfigs), which this tool does not set
-// yet.
+// (QuotaConfig.userAndClientQuotaConfigs; configs_quotas.go).
 var userQuotaConfigs = []string{"producer_byte_rate", "consumer_byte_rate", "request_percentage", "controller_mutation_rate"}
 
 // scramCredential is ConfigCommand's credential pattern.
@@ -32,39 +31,9 @@ var scramCredential = regexp.MustCompile(`^(?:iterations=(-?[0-9]*),)?password=(
 // javaSet prints names as a Scala Set does.
 func javaSet(names []string) string { return "Set(" + strings.Join(names, ", ") + ")" }
 
-// alterUser sets and deletes a user's SCRAM credentials.
+// alterUser sets and deletes a user's SCRAM credentials; the config
+// names were checked by alterQuotaEntity (configs_quotas.go).
 func (c *configsCommand) alterUser(ctx context.Context, user string, order []string, adds map[string]string, deletes []string) error {
-	var unknownAdd, unknownDel []string
-	var quota bool
-	for _, k := range order {
-		_, scram := security.ParseScramMechanism(k)
-		switch {
-		case scram:
-		case slices.Contains(userQuotaConfigs, k):
-			quota = true
-		default:
-			unknownAdd = append(unknownAdd, k)
-		}
-	}
-	for _, k := range deletes {
-		_, scram := security.ParseScramMechanism(k)
-		switch {
-		case scram:
-		case slices.Contains(userQuotaConfigs, k):
-			quota = true
-		default:
-			unknownDel = append(unknownDel, k)
-		}
-	}
-	if len(unknownAdd) > 0 {
-		return &kafkaError{Msg: "Only quota and SCRAM credential configs can be added for 'users' using --bootstrap-server. Unexpected config names: " + javaSet(unknownAdd)}
-	}
-	if len(unknownDel) > 0 {
-		return &kafkaError{Msg: "Only quota and SCRAM credential configs can be deleted for 'users' using --bootstrap-server. Unexpected config names: " + javaSet(unknownDel)}
-	}
-	if quota {
-		return &kafkaError{Msg: "User quotas are not supported by this tool yet"}
-	}
 	if user == "" {
 		return &kafkaError{Msg: "The use of --entity-default or --user-defaults is not allowed with User SCRAM Credentials using --bootstrap-server."}
 	}

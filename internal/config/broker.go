@@ -181,6 +181,16 @@ type Broker struct {
 	// each (KIP-73).
 	ReplicationQuotaWindowNum         int32
 	ReplicationQuotaWindowSizeSeconds int32
+	// QuotaWindowNum and QuotaWindowSizeSeconds are the samples kept
+	// by the client quotas and connection rates and the span of each
+	// (quota.window.num, quota.window.size.seconds).
+	QuotaWindowNum         int32
+	QuotaWindowSizeSeconds int32
+	// ControllerQuotaWindowNum and ControllerQuotaWindowSizeSeconds
+	// size the controller_mutation_rate token bucket
+	// (controller.quota.window.*).
+	ControllerQuotaWindowNum         int32
+	ControllerQuotaWindowSizeSeconds int32
 
 	// ---- Replication ----
 
@@ -613,6 +623,10 @@ func (b *Broker) fill(v values) {
 	b.FollowerReplicationThrottledRate = v.i64("follower.replication.throttled.rate")
 	b.ReplicationQuotaWindowNum = v.i32("replication.quota.window.num")
 	b.ReplicationQuotaWindowSizeSeconds = v.i32("replication.quota.window.size.seconds")
+	b.QuotaWindowNum = v.i32("quota.window.num")
+	b.QuotaWindowSizeSeconds = v.i32("quota.window.size.seconds")
+	b.ControllerQuotaWindowNum = v.i32("controller.quota.window.num")
+	b.ControllerQuotaWindowSizeSeconds = v.i32("controller.quota.window.size.seconds")
 
 	b.ReplicaLagTimeMaxMs = v.i64("replica.lag.time.max.ms")
 	b.ReplicaSocketTimeoutMs = v.i32("replica.socket.timeout.ms")

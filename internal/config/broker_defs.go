@@ -312,6 +312,14 @@ var brokerDefs = indexBroker(append([]BrokerConfigDef{
 		"The number of samples to retain in memory for replication quotas"),
 	bdef("replication.quota.window.size.seconds", TypeInt, "1", Low, ReadOnly, atLeast(1),
 		"The time span of each sample for replication quotas"),
+	bdef("quota.window.num", TypeInt, "11", Low, ReadOnly, atLeast(1),
+		"The number of samples to retain in memory for client quotas"),
+	bdef("quota.window.size.seconds", TypeInt, "1", Low, ReadOnly, atLeast(1),
+		"The time span of each sample for client quotas"),
+	bdef("controller.quota.window.num", TypeInt, "11", Low, ReadOnly, atLeast(1),
+		"The number of samples to retain in memory for alter topics and partitions quotas"),
+	bdef("controller.quota.window.size.seconds", TypeInt, "1", Low, ReadOnly, atLeast(1),
+		"The time span of each sample for alter topics and partitions quotas"),
 
 	// ---- Group coordinator ----
 	bdef("group.min.session.timeout.ms", TypeInt, "6000", Medium, ReadOnly, nil,
@@ -392,7 +400,7 @@ var brokerDefs = indexBroker(append([]BrokerConfigDef{
 		"Overridden min.insync.replicas for the share-group state topic."),
 	bdef("share.coordinator.state.topic.segment.bytes", TypeInt, "104857600", High, ReadOnly, atLeast(1),
 		"The log segment size for the share-group state topic."),
-}, securityBrokerDefs...)) // security_defs.go
+}, append(securityBrokerDefs, authorizerBrokerDefs...)...)) // security_defs.go, authorizer_defs.go
 
 func indexBroker(defs []BrokerConfigDef) map[string]BrokerConfigDef {
 	m := make(map[string]BrokerConfigDef, len(defs))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gregor-streaming/gregor/internal/security"
 )
@@ -29,7 +30,7 @@ var listenerConfigs = map[string]bool{}
 
 // mechanismConfigs are the configs a listener and mechanism prefix may
 // carry.
-var mechanismConfigs = map[string]bool{"sasl.jaas.config": true, "connections.max.reauth.ms": true}
+var mechanismConfigs = map[string]bool{"sasl.jaas.config": true, "connections.max.reauth.ms": true, "sasl.server.callback.handler.class": true}
 
 func init() {
 	for _, d := range securityBrokerDefs {
@@ -37,6 +38,9 @@ func init() {
 	}
 	delete(listenerConfigs, "sasl.mechanism.inter.broker.protocol")
 	delete(listenerConfigs, "sasl.mechanism.controller.protocol")
+	// Connection limits per listener (KIP-402, KIP-612).
+	listenerConfigs["max.connections"] = true
+	listenerConfigs["max.connection.creation.rate"] = true
 }
 
 // prefixedDef returns the definition of a listener-prefixed config name,
@@ -94,6 +98,8 @@ type ListenerSecurity struct {
 	ReauthMs map[string]int64
 	// MaxReceiveBytes is sasl.server.max.receive.size.
 	MaxReceiveBytes int32
+	// OAuthBearer are the OAUTHBEARER settings when it is enabled.
+	OAuthBearer security.OAuthBearerSettings
 	// FailedAuthenticationDelayMs is
 	// connection.failed.authentication.delay.ms.
 	FailedAuthenticationDelayMs int32
@@ -159,8 +165,33 @@ func (b *Broker) ListenerSecurity(name string) ListenerSecurity {
 			}
 			ls.ReauthMs[m] = reauth
 		}
+		if slices.Contains(ls.Mechanisms, security.MechanismOAuthBearer) {
+			ls.OAuthBearer = b.oauthBearerSettings(prefix, get, str, list, ls.JAAS[security.MechanismOAuthBearer])
+		}
 	}
 	return ls
+}
+
+// oauthBearerSettings reads a listener's OAUTHBEARER settings (KIP-768).
+func (b *Broker) oauthBearerSettings(prefix string, get func(string) any, str func(string) string, list func(string) []string, jaas string) security.OAuthBearerSettings {
+	s := security.OAuthBearerSettings{
+		JAAS:             jaas,
+		JWKSEndpointURL:  str("sasl.oauthbearer.jwks.endpoint.url"),
+		ExpectedAudience: list("sasl.oauthbearer.expected.audience"),
+		ExpectedIssuer:   str("sasl.oauthbearer.expected.issuer"),
+		SubClaimName:     str("sasl.oauthbearer.sub.claim.name"),
+		ScopeClaimName:   str("sasl.oauthbearer.scope.claim.name"),
+	}
+	if v, ok := b.values[prefix+"oauthbearer.sasl.server.callback.handler.class"].(string); ok {
+		s.CallbackHandlerClass = v
+	}
+	if v, ok := get("sasl.oauthbearer.jwks.endpoint.refresh.ms").(int64); ok {
+		s.JWKSRefresh = time.Duration(v) * time.Millisecond
+	}
+	if v, ok := get("sasl.oauthbearer.clock.skew.seconds").(int32); ok {
+		s.ClockSkew = time.Duration(v) * time.Second
+	}
+	return s
 }
 
 // InterBrokerSASLMechanism is sasl.mechanism.inter.broker.protocol.
@@ -201,6 +232,12 @@ func (b *Broker) resolveSecurity() error {
 			if !security.Supported(m) {
 				bad("sasl.enabled.mechanisms of listener %s: %s is not supported (Gregor serves %s)", l.Name, m, strings.Join(security.Mechanisms, ", "))
 				continue
+			}
+			if m == security.MechanismOAuthBearer {
+				// The validator's settings (a file JWKS is read here).
+				if _, err := security.NewOAuthBearerValidator(ls.OAuthBearer, nil); err != nil {
+					bad("listener %s: %v", l.Name, err)
+				}
 			}
 			jaas := ls.JAAS[m]
 			key := fmt.Sprintf("listener.name.%s.%s.sasl.jaas.config", lower, strings.ToLower(m))

@@ -44,7 +44,7 @@ var securityBrokerDefs = []BrokerConfigDef{
 
 	// ---- SASL ----
 	bdef("sasl.enabled.mechanisms", TypeList, "GSSAPI", Medium, PerBroker, nil,
-		"The list of SASL mechanisms enabled in the Kafka server. The list may contain any mechanism for which a security provider is available. Gregor serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512; Kafka's default is GSSAPI."),
+		"The list of SASL mechanisms enabled in the Kafka server. The list may contain any mechanism for which a security provider is available. Gregor serves PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER; Kafka's default is GSSAPI."),
 	bdef("sasl.mechanism.inter.broker.protocol", TypeString, "GSSAPI", Medium, PerBroker, nil,
 		"SASL mechanism used for inter-broker communication. Default is GSSAPI."),
 	bdef("sasl.mechanism.controller.protocol", TypeString, "GSSAPI", High, ReadOnly, nil,
@@ -55,4 +55,22 @@ var securityBrokerDefs = []BrokerConfigDef{
 		"The maximum receive size allowed before and during initial SASL authentication. Default receive size is 512KB."),
 	bdef("connections.max.reauth.ms", TypeLong, "0", Medium, ReadOnly, nil,
 		"When explicitly set to a positive number (the default is 0, not a positive number), a session lifetime that will not exceed the configured value will be communicated to v2.2.0 or later clients when they authenticate. The broker will disconnect any such connection that is not re-authenticated within the session lifetime and that is then subsequently used for any purpose other than re-authentication. Configuration names can optionally be prefixed with listener prefix and SASL mechanism name in lower-case. For example, listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms=3600000"),
+
+	// ---- SASL/OAUTHBEARER (KIP-255, KIP-768) ----
+	bdef("sasl.server.callback.handler.class", TypeClass, nullDefault, Medium, ReadOnly, nil,
+		"The fully qualified name of a SASL server callback handler class. For brokers, the config must be prefixed with listener prefix and SASL mechanism name in lower-case. Gregor knows OAUTHBEARER's org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler and org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler."),
+	bdef("sasl.oauthbearer.jwks.endpoint.url", TypeString, nullDefault, Medium, ReadOnly, nil,
+		"The OAuth/OIDC provider URL from which the provider's JWKS (JSON Web Key Set) can be retrieved. The URL can be HTTP(S)-based or file-based."),
+	bdef("sasl.oauthbearer.jwks.endpoint.refresh.ms", TypeLong, "3600000", Low, ReadOnly, nil,
+		"The (optional) value in milliseconds for the broker to wait between refreshing its JWKS (JSON Web Key Set) cache that contains the keys to verify the signature of the JWT."),
+	bdef("sasl.oauthbearer.expected.audience", TypeList, nullDefault, Low, ReadOnly, nil,
+		"The (optional) comma-delimited setting for the broker to use to verify that the JWT was issued for one of the expected audiences. The JWT will be inspected for the standard OAuth \"aud\" claim."),
+	bdef("sasl.oauthbearer.expected.issuer", TypeString, nullDefault, Low, ReadOnly, nil,
+		"The (optional) setting for the broker to use to verify that the JWT was created by the expected issuer. The JWT will be inspected for the standard OAuth \"iss\" claim."),
+	bdef("sasl.oauthbearer.sub.claim.name", TypeString, "sub", Low, ReadOnly, nil,
+		"The OAuth claim for the subject is often named \"sub\", but this (optional) setting can provide a different name to use for the subject included in the JWT payload's claims."),
+	bdef("sasl.oauthbearer.scope.claim.name", TypeString, "scope", Low, ReadOnly, nil,
+		"The OAuth claim for the scope is often named \"scope\", but this (optional) setting can provide a different name to use for the scope included in the JWT payload's claims."),
+	bdef("sasl.oauthbearer.clock.skew.seconds", TypeInt, "30", Low, ReadOnly, nil,
+		"The (optional) value in seconds to allow for differences between the time of the OAuth/OIDC identity provider and the broker."),
 }

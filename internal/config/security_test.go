@@ -17,6 +17,10 @@ var kafkaSecurityDefaults = []struct {
 	typ        Type
 	mode       UpdateMode
 }{
+	// authorizer_defs.go
+	{"authorizer.class.name", "", TypeString, ReadOnly},
+	{"super.users", "", TypeString, ReadOnly},                          // gregor: the StandardAuthorizer's own config
+	{"allow.everyone.if.no.acl.found", "false", TypeBoolean, ReadOnly}, // gregor: as super.users
 	{"ssl.protocol", "TLSv1.3", TypeString, PerBroker},
 	{"ssl.enabled.protocols", "TLSv1.2,TLSv1.3", TypeList, PerBroker},
 	{"ssl.cipher.suites", "", TypeList, PerBroker},
@@ -34,6 +38,14 @@ var kafkaSecurityDefaults = []struct {
 	{"ssl.endpoint.identification.algorithm", "https", TypeString, PerBroker},
 	{"ssl.principal.mapping.rules", "DEFAULT", TypeString, ReadOnly},
 	{"sasl.enabled.mechanisms", "GSSAPI", TypeList, PerBroker},
+	{"sasl.server.callback.handler.class", "null", TypeClass, ReadOnly},
+	{"sasl.oauthbearer.jwks.endpoint.url", "null", TypeString, ReadOnly},
+	{"sasl.oauthbearer.jwks.endpoint.refresh.ms", "3600000", TypeLong, ReadOnly},
+	{"sasl.oauthbearer.expected.audience", "null", TypeList, ReadOnly},
+	{"sasl.oauthbearer.expected.issuer", "null", TypeString, ReadOnly},
+	{"sasl.oauthbearer.sub.claim.name", "sub", TypeString, ReadOnly},
+	{"sasl.oauthbearer.scope.claim.name", "scope", TypeString, ReadOnly},
+	{"sasl.oauthbearer.clock.skew.seconds", "30", TypeInt, ReadOnly},
 	{"sasl.mechanism.inter.broker.protocol", "GSSAPI", TypeString, PerBroker},
 	{"sasl.mechanism.controller.protocol", "GSSAPI", TypeString, ReadOnly},
 	{"sasl.jaas.config", "null", TypePassword, PerBroker},

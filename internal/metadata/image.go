@@ -5,6 +5,9 @@ import (
 	"maps"
 	"slices"
 	"sort"
+
+	"github.com/gregor-streaming/gregor/internal/acl"
+	"github.com/gregor-streaming/gregor/internal/quota"
 )
 
 // Image is the cluster's metadata at one point of the metadata log. An
@@ -26,9 +29,14 @@ type Image struct {
 	// scram holds the users' SCRAM credentials (scram.go); nil until the
 	// first.
 	scram map[ScramKey]ScramCredential
+	// quotas are the client quota configs (quotas.go); nil until the
+	// first.
+	quotas map[quota.Entity]map[string]float64
 	// features are the feature levels the log set (features.go); nil
 	// until the first.
 	features map[string]int16
+	// acls are the cluster's ACLs (acls.go); nil until the first.
+	acls *acl.Set
 }
 
 // ConfigResource names a config resource (a topic, or a broker; the empty
@@ -112,10 +120,13 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		configs:    maps.Clone(im.configs),
 		brokers:    maps.Clone(im.brokers),
 		scram:      maps.Clone(im.scram),
+		quotas:     maps.Clone(im.quotas),
 		features:   maps.Clone(im.features),
 
 		nextProducerID: im.nextProducerID,
+		acls:           im.acls,
 	}
+	var aclChanges []acl.Change // applied together after the loop (acls.go)
 	// Topics touched by this batch are copied once, then edited in place.
 	copied := map[TopicID]bool{}
 	own := func(id TopicID) (*Topic, error) {
@@ -207,6 +218,16 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 			if err := next.applyScram(r); err != nil {
 				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
 			}
+		case TypeClientQuota:
+			if err := next.applyClientQuota(r); err != nil {
+				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
+			}
+		case TypeAccessControlEntry, TypeRemoveAccessControlEntry:
+			c, err := aclChange(r)
+			if err != nil {
+				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
+			}
+			aclChanges = append(aclChanges, c)
 		case TypeFeatureLevel:
 			if err := next.applyFeature(r); err != nil {
 				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
@@ -218,6 +239,13 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		default:
 			return nil, fmt.Errorf("metadata: record %d: unknown type %q", i, r.Type)
 		}
+	}
+	if len(aclChanges) > 0 {
+		acls, err := next.acls.Apply(aclChanges)
+		if err != nil {
+			return nil, fmt.Errorf("metadata: %w", err)
+		}
+		next.acls = acls
 	}
 	return next, nil
 }

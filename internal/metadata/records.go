@@ -29,6 +29,9 @@ const (
 	// KIP-554; scram.go).
 	TypeUserScramCredential       RecordType = "UserScramCredentialRecord"
 	TypeRemoveUserScramCredential RecordType = "RemoveUserScramCredentialRecord"
+	// TypeClientQuota sets or removes a client quota config (Kafka's
+	// ClientQuotaRecord, KIP-546; quotas.go).
+	TypeClientQuota RecordType = "ClientQuotaRecord"
 )
 
 // Config resource types, as Kafka's ConfigResource.Type.
@@ -67,6 +70,13 @@ type Record struct {
 
 	// UserScramCredentialRecord and RemoveUserScramCredentialRecord.
 	Scram *ScramCredentialRecord `json:"scram,omitempty"`
+
+	// ClientQuotaRecord (quotas.go).
+	ClientQuota *ClientQuotaRecord `json:"clientQuota,omitempty"`
+
+	// AccessControlEntryRecord and RemoveAccessControlEntryRecord
+	// (acls.go).
+	ACL *ACLRecord `json:"acl,omitempty"`
 
 	// FeatureLevelRecord (features.go).
 	Feature *FeatureLevelRecord `json:"feature,omitempty"`

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gregor-streaming/gregor/internal/uuid"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/controller"
 	"github.com/gregor-streaming/gregor/internal/group"
@@ -60,6 +61,9 @@ type Node struct {
 	replicas   *replica.Manager
 	server     *server.Server
 	adapter    *configAdapter
+	// authorizer decides requests on every listener (nil: no
+	// authorizer.class.name).
+	authorizer *acl.Authorizer
 
 	// published receives images once the replica manager is ready.
 	replicasReady atomic.Pointer[replica.Manager]
@@ -99,6 +103,11 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		opts.Now = time.Now
 	}
 	n := &Node{cfg: cfg, log: opts.Logger}
+	authz, err := cfg.Authorizer()
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.authorizer = acl.New(authz)
 	defer func() {
 		if err != nil {
 			n.closeQuorum() // first: it publishes to what closes next
@@ -210,6 +219,9 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		ReplicaSelectorClass:        cfg.ReplicaSelectorClass,
 		NoTxnPartitionVerification:  !cfg.TransactionPartitionVerificationEnable,
 		Listen:                      opts.Listen,
+		QuotaWindow:                 quotaWindow(cfg), // quotas.go
+		ControllerQuotaWindow:       controllerQuotaWindow(cfg),
+		ConnectionLimits:            n.connectionLimits, // quotas.go
 		Logger:                      opts.Logger.With("component", "server"),
 		Now:                         opts.Now,
 	}, server.Deps{
@@ -223,6 +235,7 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		Groups:            n.groups,
 		ProducerIDs:       n.producerIDs,
 		Txn:               n.txn,
+		Authorizer:        n.authorizer,
 	})
 	return n, nil
 }

@@ -198,7 +198,7 @@ func (n *Node) openQuorum(ccfg controller.Config, metaDir string, opts Options) 
 		},
 		Logger: n.log.With("component", "controller-server"),
 		Now:    opts.Now,
-	}, server.Deps{Controller: c, Configs: n.adapter})
+	}, server.Deps{Controller: c, Configs: n.adapter, Authorizer: n.authorizer})
 	return c, nil
 }
 

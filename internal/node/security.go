@@ -114,6 +114,14 @@ func (n *Node) listenerSecurity(name string, image func() *metadata.Image) (*sec
 	}
 	if static.Protocol.UsesSASL() {
 		users := &plainUsers{}
+		var oauth security.OAuthBearerValidator
+		if (security.SASLConfig{Mechanisms: static.Mechanisms}).Enabled(security.MechanismOAuthBearer) {
+			v, err := security.NewOAuthBearerValidator(static.OAuthBearer, log)
+			if err != nil {
+				return nil, fmt.Errorf("node: listener %s: %w", name, err)
+			}
+			oauth = v
+		}
 		lc.SASL = security.SASLConfig{
 			Mechanisms: static.Mechanisms,
 			Credentials: security.Credentials{
@@ -128,6 +136,7 @@ func (n *Node) listenerSecurity(name string, image func() *metadata.Image) (*sec
 					c, ok := im.ScramCredential(user, int8(m))
 					return security.ScramCredential{Salt: c.Salt, StoredKey: c.StoredKey, ServerKey: c.ServerKey, Iterations: c.Iterations}, ok
 				},
+				OAuthBearer: oauth, // KIP-255, KIP-768
 			},
 			SessionLifetime: func(mech string) time.Duration {
 				return time.Duration(current().ReauthMs[mech]) * time.Millisecond

@@ -3,8 +3,9 @@
 // and trust stores, reloadable without a restart), the principal of a
 // certificate (ssl.principal.mapping.rules), JAAS configuration text
 // (sasl.jaas.config), and the server side of the SASL mechanisms PLAIN
-// (RFC 4616) and SCRAM-SHA-256/512 (RFC 5802, RFC 7677) as state machines
-// that take the client's bytes and return the server's.
+// (RFC 4616), SCRAM-SHA-256/512 (RFC 5802, RFC 7677) and OAUTHBEARER
+// (RFC 7628, KIP-255; its token validators in oauthbearer_validators.go)
+// as state machines that take the client's bytes and return the server's.
 //
 // The caller (internal/server for listeners, internal/node for the
 // connections nodes make to each other) owns sockets, framing, timers and
@@ -30,6 +31,10 @@
 //	            S: r=cnonce+snonce,s=base64(salt),i=iterations server-first
 //	            C: c=base64(gs2-header),r=nonce,p=base64(proof) client-final
 //	            S: v=base64(server signature), done            server-final
+//	OAUTHBEARER C: n,[a=authzid],^Aauth=Bearer <jwt>^A[k=v^A]^A
+//	            S: (empty), done; the session ends at the token's exp
+//	            or, token refused:
+//	            S: {"status":"invalid_token"}  C: ^A  → failed with that message
 //
 // A SCRAM credential is what the metadata log stores for a user and
 // mechanism (Kafka's UserScramCredentialRecord): the salt, the iteration

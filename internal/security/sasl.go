@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // SASL mechanism names.
@@ -16,7 +17,7 @@ const (
 )
 
 // Mechanisms are the SASL mechanisms this package serves.
-var Mechanisms = []string{MechanismPlain, MechanismScramSHA256, MechanismScramSHA512}
+var Mechanisms = []string{MechanismPlain, MechanismScramSHA256, MechanismScramSHA512, MechanismOAuthBearer}
 
 // Supported reports whether mechanism is one this package serves.
 func Supported(mechanism string) bool { return slices.Contains(Mechanisms, mechanism) }
@@ -30,6 +31,9 @@ type Credentials struct {
 	// Scram returns a user's SCRAM credential for mechanism (from the
 	// cluster metadata).
 	Scram func(mechanism ScramMechanism, user string) (ScramCredential, bool)
+	// OAuthBearer validates OAUTHBEARER tokens (oauthbearer.go); nil
+	// refuses every token.
+	OAuthBearer OAuthBearerValidator
 }
 
 // ServerSession is the server side of one SASL authentication: feed it
@@ -48,6 +52,13 @@ type ServerSession interface {
 	AuthorizationID() string
 }
 
+// CredentialExpirer is a ServerSession whose credential expires (an
+// OAUTHBEARER token): the session must end by then (KIP-368), whatever
+// connections.max.reauth.ms says.
+type CredentialExpirer interface {
+	CredentialExpiry() time.Time
+}
+
 // NewServerSession starts the server side of mechanism, which must be one
 // of Mechanisms (else ErrUnsupportedMechanism).
 func NewServerSession(mechanism string, creds Credentials) (ServerSession, error) {
@@ -57,6 +68,8 @@ func NewServerSession(mechanism string, creds Credentials) (ServerSession, error
 	case MechanismScramSHA256, MechanismScramSHA512:
 		m, _ := ParseScramMechanism(mechanism)
 		return newScramServer(m, creds), nil
+	case MechanismOAuthBearer:
+		return &oauthBearerServer{validator: creds.OAuthBearer}, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnsupportedMechanism, mechanism)
 }

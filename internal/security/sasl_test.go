@@ -227,7 +227,7 @@ func TestScramRFC7677Vector(t *testing.T) {
 }
 
 func TestUnsupportedMechanism(t *testing.T) {
-	for _, m := range []string{"GSSAPI", "OAUTHBEARER", "scram-sha-256", ""} {
+	for _, m := range []string{"GSSAPI", "oauthbearer", "XOAUTH2", "scram-sha-256", ""} {
 		if _, err := security.NewServerSession(m, security.Credentials{}); !errors.Is(err, security.ErrUnsupportedMechanism) {
 			t.Errorf("%q: err %v", m, err)
 		}

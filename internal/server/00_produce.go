@@ -46,6 +46,7 @@ package server
 // (replica.Partition.AppendVerified).
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -54,6 +55,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/apierror"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/record"
@@ -81,6 +83,9 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 		failAll = kerr.UnsupportedVersion.Code
 	case acks != 0 && acks != 1 && acks != -1:
 		failAll = kerr.InvalidRequiredAcks.Code
+	case req.TransactionID != nil && !c.authorized(acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionID):
+		// KafkaApis.handleProduceRequest: WRITE on the transactional id.
+		failAll = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	var txnProducer record.Header // the request's transactional producer
 	if failAll == 0 {
@@ -118,6 +123,7 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 	verify := s.deps.Txn != nil && txnProducer.HasProducerID() &&
 		(!s.cfg.NoTxnPartitionVerification || produceTxnOperation(req.Version) == txnAddPartition)
 	names := make([]string, len(req.Topics))
+	mayWrite := c.authorizedTopics(acl.OpWrite)
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -132,6 +138,9 @@ func (s *Server) handleProduce(c *conn, req *kmsg.ProduceRequest) (kmsg.Response
 			switch {
 			case !known && req.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case !mayWrite(cmp.Or(names[ti], rt.Topic)):
+				// WRITE on the topic, checked before its existence.
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !known:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:

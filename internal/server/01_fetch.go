@@ -45,11 +45,13 @@ package server
 // throttled partitions that are sent count against the quota.
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/apierror"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/replica"
@@ -177,8 +179,21 @@ func (s *Server) handleFetch(c *conn, req *kmsg.FetchRequest) kmsg.Response {
 		resp.SessionID = sess.id
 	}
 	var watch []*replica.Partition
+	// KafkaApis.handleFetchRequest: a follower needs CLUSTER_ACTION on
+	// the cluster, a consumer READ on each topic (checked before the
+	// topic's existence when it is named).
+	replicaID, _ := fetchReplica(req)
+	mayRead := c.authorizedTopics(acl.OpRead)
+	if replicaID >= 0 {
+		clusterAction := c.authorizedCluster(acl.OpClusterAction)
+		mayRead = func(string) bool { return clusterAction }
+	}
 	for _, fp := range parts {
 		topic, ok := resolveTopic(im, fp.key.topic, fp.key.topicID)
+		if name := fp.key.topic; (ok || !useIDs) && !mayRead(cmp.Or(name, topicName(topic))) {
+			fp.err = apierror.New(kerr.TopicAuthorizationFailed, "")
+			continue
+		}
 		if !ok {
 			fp.err = apierror.New(kerr.UnknownTopicOrPartition, "")
 			if useIDs {

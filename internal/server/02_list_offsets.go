@@ -23,16 +23,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/replica"
 )
 
 func init() {
 	register(handler{key: 2, min: 1, max: 11, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleListOffsets(r.(*kmsg.ListOffsetsRequest)), nil
+		return s.handleListOffsets(c, r.(*kmsg.ListOffsetsRequest)), nil
 	}})
 }
 
-func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
+func (s *Server) handleListOffsets(c *conn, req *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	im := s.image()
 	isolation := req.IsolationLevel
@@ -50,6 +51,7 @@ func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 			count[rt.Topic][rp.Partition]++
 		}
 	}
+	mayDescribe := c.authorizedTopics(acl.OpDescribe)
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
@@ -59,6 +61,12 @@ func (s *Server) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			if count[rt.Topic][rp.Partition] > 1 {
 				sp.ErrorCode = kerr.InvalidRequest.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			if !mayDescribe(rt.Topic) {
+				// KafkaApis.handleListOffsetRequest: DESCRIBE on the topic.
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

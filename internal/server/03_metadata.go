@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/controller"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
@@ -59,13 +60,21 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 	if req.Version >= 8 && req.Version <= 10 {
 		resp.AuthorizedOperations = authorizedOpsUnset
 		if req.IncludeClusterAuthorizedOperations {
-			resp.AuthorizedOperations = 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12 // ALTER…IDEMPOTENT_WRITE etc.
+			resp.AuthorizedOperations = c.clusterAuthorizedOperations()
 		}
 	}
+	// Topics the principal may not DESCRIBE are left out of "all
+	// topics" and answered TOPIC_AUTHORIZATION_FAILED when named, whether
+	// they exist or not (KafkaApis.handleTopicMetadataRequest).
+	mayDescribe := c.authorizedTopics(acl.OpDescribe)
+	defer s.metadataAuthorizedOps(c, req, resp)
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, name := range im.TopicNames() {
+			if !mayDescribe(name) {
+				continue
+			}
 			t, _ := im.Topic(name)
 			resp.Topics = append(resp.Topics, s.metadataTopic(req, im, listener, t))
 		}
@@ -96,6 +105,18 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
+		name := topicName(t)
+		if rt.Topic != nil {
+			name = *rt.Topic
+		}
+		if !mayDescribe(name) {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID // by id: no name, as Kafka
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			mt.AuthorizedOperations = authorizedOpsUnset
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
 		if ok {
 			resp.Topics = append(resp.Topics, s.metadataTopic(req, im, listener, t))
 			continue
@@ -105,6 +126,9 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 		mt.AuthorizedOperations = authorizedOpsUnset
 		if err := controller.ValidateTopicName(*rt.Topic); err != nil {
 			mt.ErrorCode = kerr.InvalidTopicException.Code
+		} else if autoCreate && !c.authorizedCluster(acl.OpCreate) && !c.authorized(acl.OpCreate, acl.ResourceTopic, *rt.Topic) {
+			// Auto-creation needs CREATE on the cluster or the topic.
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		} else if autoCreate {
 			np, rf := s.deps.Configs.TopicDefaults()
 			create = append(create, controller.CreateTopic{Name: *rt.Topic, NumPartitions: np, ReplicationFactor: rf})
@@ -139,6 +163,19 @@ func (s *Server) handleMetadata(c *conn, req *kmsg.MetadataRequest) kmsg.Respons
 		}
 	}
 	return resp
+}
+
+// metadataAuthorizedOps fills the authorized operations of the topics
+// answered without an error when the client asked for them (v8+).
+func (s *Server) metadataAuthorizedOps(c *conn, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) {
+	if !req.IncludeTopicAuthorizedOperations {
+		return
+	}
+	for i := range resp.Topics {
+		if t := &resp.Topics[i]; t.Topic != nil && t.ErrorCode != kerr.TopicAuthorizationFailed.Code && t.AuthorizedOperations != authorizedOpsUnset {
+			t.AuthorizedOperations = c.authorizedOperations(acl.ResourceTopic, *t.Topic)
+		}
+	}
 }
 
 func (s *Server) metadataTopic(req *kmsg.MetadataRequest, im *metadata.Image, listener string, t *metadata.Topic) kmsg.MetadataResponseTopic {

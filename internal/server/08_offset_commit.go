@@ -14,9 +14,12 @@ package server
 // to the group coordinator, which answers per partition.
 
 import (
+	"cmp"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
@@ -42,6 +45,10 @@ func (s *Server) handleOffsetCommit(c *conn, req *kmsg.OffsetCommitRequest) kmsg
 		cr.RetentionMs = req.RetentionTimeMillis
 	}
 	var sent []commitPos
+	// KafkaApis.handleOffsetCommitRequest: READ on the group, then READ
+	// on each topic (before its existence).
+	groupOK := c.authorized(acl.OpRead, acl.ResourceGroup, req.Group)
+	mayRead := c.authorizedTopics(acl.OpRead)
 	for i, rt := range req.Topics {
 		codes[i] = make([]int16, len(rt.Partitions))
 		var t *metadata.Topic
@@ -50,6 +57,12 @@ func (s *Server) handleOffsetCommit(c *conn, req *kmsg.OffsetCommitRequest) kmsg
 			t, ok = im.TopicByID(metadata.TopicID(rt.TopicID))
 		} else {
 			t, ok = im.Topic(rt.Topic)
+		}
+		if denied := authzCode(!groupOK, kerr.GroupAuthorizationFailed, (ok || !useIDs) && !mayRead(cmp.Or(topicName(t), rt.Topic)), kerr.TopicAuthorizationFailed); denied != 0 {
+			for j := range codes[i] {
+				codes[i][j] = denied
+			}
+			continue
 		}
 		if !ok {
 			code := kerr.UnknownTopicOrPartition.Code

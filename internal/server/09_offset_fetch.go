@@ -14,9 +14,12 @@ package server
 // error is repeated on every partition (there is no top-level error).
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
@@ -145,5 +148,59 @@ func (s *Server) fetchOffsets(c *conn, frs []group.FetchRequest) []group.FetchRe
 		}
 		return out
 	}
-	return s.deps.Groups.FetchOffsets(c.ctx, frs)
+	if s.deps.Authorizer == nil {
+		return s.deps.Groups.FetchOffsets(c.ctx, frs)
+	}
+	return s.fetchOffsetsAuthorized(c, frs)
+}
+
+// fetchOffsetsAuthorized is KafkaApis.handleOffsetFetchRequest's
+// authorization: a group the principal may not DESCRIBE answers
+// GROUP_AUTHORIZATION_FAILED; named topics it may not DESCRIBE answer
+// TOPIC_AUTHORIZATION_FAILED per partition; "all topics" leaves them
+// out.
+func (s *Server) fetchOffsetsAuthorized(c *conn, frs []group.FetchRequest) []group.FetchResponse {
+	mayDescribe := c.authorizedTopics(acl.OpDescribe)
+	out := make([]group.FetchResponse, len(frs))
+	var ask []group.FetchRequest
+	var at []int
+	denied := make([][]group.FetchTopic, len(frs))
+	for i, fr := range frs {
+		if !c.authorized(acl.OpDescribe, acl.ResourceGroup, fr.Group) {
+			out[i] = group.FetchResponse{Group: fr.Group, ErrorCode: kerr.GroupAuthorizationFailed.Code}
+			continue
+		}
+		if fr.Topics != nil {
+			allowed := make([]group.FetchTopic, 0, len(fr.Topics))
+			for _, t := range fr.Topics {
+				if mayDescribe(t.Topic) {
+					allowed = append(allowed, t)
+				} else {
+					denied[i] = append(denied[i], t)
+				}
+			}
+			fr.Topics = allowed
+		}
+		ask = append(ask, fr)
+		at = append(at, i)
+	}
+	if len(ask) > 0 {
+		for k, r := range s.deps.Groups.FetchOffsets(c.ctx, ask) {
+			i := at[k]
+			if frs[i].Topics == nil {
+				r.Topics = slices.DeleteFunc(r.Topics, func(t group.FetchTopicResult) bool { return !mayDescribe(t.Topic) })
+			}
+			if r.ErrorCode == 0 {
+				for _, t := range denied[i] {
+					tr := group.FetchTopicResult{Topic: t.Topic}
+					for _, p := range t.Partitions {
+						tr.Partitions = append(tr.Partitions, group.FetchPartitionResult{Partition: p, Offset: -1, LeaderEpoch: -1, ErrorCode: kerr.TopicAuthorizationFailed.Code})
+					}
+					r.Topics = append(r.Topics, tr)
+				}
+			}
+			out[i] = r
+		}
+	}
+	return out
 }

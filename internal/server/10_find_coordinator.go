@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/txn"
 )
@@ -73,6 +74,14 @@ func (s *Server) findCoordinator(c *conn, keyType int8, key string) (code int16,
 		partitionOf func(key string, n int32) int32
 		create      func() error
 	)
+	// KafkaApis.getCoordinator: DESCRIBE on the group or the
+	// transactional id, before anything else.
+	switch {
+	case keyType == coordinatorGroup && !c.authorized(acl.OpDescribe, acl.ResourceGroup, key):
+		return none(kerr.GroupAuthorizationFailed.Code)
+	case keyType == coordinatorTransaction && !c.authorized(acl.OpDescribe, acl.ResourceTransactionalID, key):
+		return none(kerr.TransactionalIDAuthorizationFailed.Code)
+	}
 	switch keyType {
 	case coordinatorGroup:
 		if s.deps.Groups == nil {

@@ -11,6 +11,8 @@ package server
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/acl"
 )
 
 func init() {
@@ -37,7 +39,28 @@ func (s *Server) handleDescribeGroups(c *conn, req *kmsg.DescribeGroupsRequest) 
 		}
 		return resp
 	}
-	for _, d := range s.deps.Groups.DescribeGroups(c.ctx, req.Groups, req.Version >= 6) {
+	// DESCRIBE on each group (KafkaApis.handleDescribeGroupsRequest);
+	// the authorized operations are the principal's on the group.
+	var allowed []string
+	for _, id := range req.Groups {
+		if c.authorized(acl.OpDescribe, acl.ResourceGroup, id) {
+			allowed = append(allowed, id)
+			continue
+		}
+		g := kmsg.NewDescribeGroupsResponseGroup()
+		g.Group, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, authorizedOpsUnset
+		if req.Version >= 6 {
+			g.ErrorMessage = kmsg.StringPtr(errorName(g.ErrorCode))
+		}
+		resp.Groups = append(resp.Groups, g)
+	}
+	if len(allowed) == 0 {
+		return resp
+	}
+	for _, d := range s.deps.Groups.DescribeGroups(c.ctx, allowed, req.Version >= 6) {
+		if req.IncludeAuthorizedOperations {
+			ops = c.authorizedOperations(acl.ResourceGroup, d.Group)
+		}
 		g := kmsg.NewDescribeGroupsResponseGroup()
 		g.Group, g.ErrorCode, g.ErrorMessage = d.Group, d.ErrorCode, d.ErrorMessage
 		if req.Version >= 6 && d.ErrorCode != 0 && d.ErrorMessage == nil {

@@ -11,6 +11,7 @@ package server
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/group"
 )
 
@@ -37,7 +38,13 @@ func (s *Server) handleListGroups(c *conn, req *kmsg.ListGroupsRequest) kmsg.Res
 	if r.ErrorCode != 0 {
 		return resp
 	}
+	// DESCRIBE on the cluster lists every group, else those the
+	// principal may DESCRIBE (KafkaApis.handleListGroupsRequest).
+	all := c.authorizedCluster(acl.OpDescribe)
 	for _, g := range r.Groups {
+		if !all && !c.authorized(acl.OpDescribe, acl.ResourceGroup, g.Group) {
+			continue
+		}
 		rg := kmsg.NewListGroupsResponseGroup()
 		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State, g.Type
 		resp.Groups = append(resp.Groups, rg)

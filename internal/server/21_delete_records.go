@@ -7,17 +7,21 @@ package server
 // An offset of -1 deletes up to the high watermark.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/acl"
 )
 
 func init() {
 	register(handler{key: 21, min: 0, max: 2, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleDeleteRecords(r.(*kmsg.DeleteRecordsRequest)), nil
+		return s.handleDeleteRecords(c, r.(*kmsg.DeleteRecordsRequest)), nil
 	}})
 }
 
-func (s *Server) handleDeleteRecords(req *kmsg.DeleteRecordsRequest) kmsg.Response {
+func (s *Server) handleDeleteRecords(c *conn, req *kmsg.DeleteRecordsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	mayDelete := c.authorizedTopics(acl.OpDelete) // DELETE on the topic
 	for _, rt := range req.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
@@ -25,6 +29,11 @@ func (s *Server) handleDeleteRecords(req *kmsg.DeleteRecordsRequest) kmsg.Respon
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
+			if !mayDelete(rt.Topic) {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			p, err := s.deps.Replicas.Partition(rt.Topic, rp.Partition)
 			if err == nil {
 				sp.LowWatermark, err = p.DeleteRecords(rp.Offset)

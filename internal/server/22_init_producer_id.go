@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/apierror"
 	"github.com/gregor-streaming/gregor/internal/record"
 	"github.com/gregor-streaming/gregor/internal/txn"
@@ -59,6 +60,15 @@ func (s *Server) handleInitProducerID(c *conn, req *kmsg.InitProducerIDRequest) 
 	fail := func(err error) kmsg.Response {
 		resp.ErrorCode = codeOf(err)
 		return resp
+	}
+	// KafkaApis.handleInitProducerIdRequest: WRITE on the transactional
+	// id; without one (idempotence), IDEMPOTENT_WRITE on the cluster or
+	// WRITE on some topic (KIP-679).
+	switch {
+	case req.TransactionalID != nil && !c.authorized(acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionalID):
+		return fail(apierror.New(kerr.TransactionalIDAuthorizationFailed, ""))
+	case req.TransactionalID == nil && !c.authorizedCluster(acl.OpIdempotentWrite) && !c.authorizedAny(acl.OpWrite, acl.ResourceTopic):
+		return fail(apierror.New(kerr.ClusterAuthorizationFailed, ""))
 	}
 	noID, noEpoch := req.ProducerID == record.NoProducerID, req.ProducerEpoch == record.NoProducerEpoch
 	if req.Version >= 3 && noID != noEpoch {

@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
@@ -63,6 +64,11 @@ func (s *Server) handleAddPartitionsToTxn(c *conn, req *kmsg.AddPartitionsToTxnR
 		}
 		return resp
 	}
+	if !c.authorizedCluster(acl.OpClusterAction) {
+		// The batched form (v4+) is the brokers' (KIP-890).
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
 	seen := map[string]bool{}
 	for _, tr := range req.Transactions {
 		topics := make([]addPartitionsTopic, len(tr.Topics))
@@ -97,22 +103,30 @@ func (s *Server) handleAddPartitionsToTxn(c *conn, req *kmsg.AddPartitionsToTxnR
 // exist fail the whole transaction, otherwise the coordinator decides.
 func (s *Server) addPartitionsToTxn(c *conn, version int16, id string, pid int64, epoch int16, verifyOnly bool, topics []addPartitionsTopic) txn.AddPartitionsResponse {
 	im := s.image()
+	// A client's request (v0-3) needs WRITE on the transactional id and
+	// on each topic (KafkaApis.handleAddPartitionsToTxnRequest).
+	mayWrite := c.authorizedTopics(acl.OpWrite)
+	if version < 4 && !c.authorized(acl.OpWrite, acl.ResourceTransactionalID, id) {
+		return addPartitionsAll(id, topics, kerr.TransactionalIDAuthorizationFailed.Code)
+	}
 	var parts []txn.TopicPartition
-	missing := map[txn.TopicPartition]bool{}
+	missing := map[txn.TopicPartition]int16{}
 	for _, t := range topics {
 		for _, p := range t.partitions {
 			tp := txn.TopicPartition{Topic: t.topic, Partition: p}
 			parts = append(parts, tp)
-			if _, ok := partitionRegistration(im, t.topic, p); !ok {
-				missing[tp] = true
+			if version < 4 && !mayWrite(t.topic) {
+				missing[tp] = kerr.TopicAuthorizationFailed.Code
+			} else if _, ok := partitionRegistration(im, t.topic, p); !ok {
+				missing[tp] = kerr.UnknownTopicOrPartition.Code
 			}
 		}
 	}
 	if len(missing) > 0 {
 		resp := addPartitionsAll(id, topics, kerr.OperationNotAttempted.Code)
 		for i := range resp.Partitions {
-			if missing[resp.Partitions[i].TopicPartition] {
-				resp.Partitions[i].ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if code, ok := missing[resp.Partitions[i].TopicPartition]; ok {
+				resp.Partitions[i].ErrorCode = code
 			}
 		}
 		return resp

@@ -36,6 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/record"
 	"github.com/gregor-streaming/gregor/internal/txn"
@@ -62,8 +63,23 @@ func (s *Server) handleTxnOffsetCommit(c *conn, req *kmsg.TxnOffsetCommitRequest
 		tr.Generation, tr.MemberID, tr.InstanceID = req.Generation, req.MemberID, req.InstanceID
 	}
 	var sent []commitPos
+	// KafkaApis.handleTxnOffsetCommitRequest: WRITE on the transactional
+	// id, READ on the group, READ on each topic.
+	whole := authzCode(!c.authorized(acl.OpWrite, acl.ResourceTransactionalID, req.TransactionalID), kerr.TransactionalIDAuthorizationFailed,
+		!c.authorized(acl.OpRead, acl.ResourceGroup, req.Group), kerr.GroupAuthorizationFailed)
+	mayRead := c.authorizedTopics(acl.OpRead)
 	for i, rt := range req.Topics {
 		codes[i] = make([]int16, len(rt.Partitions))
+		denied := whole
+		if denied == 0 && !mayRead(rt.Topic) {
+			denied = kerr.TopicAuthorizationFailed.Code
+		}
+		if denied != 0 {
+			for j := range codes[i] {
+				codes[i][j] = denied
+			}
+			continue
+		}
 		t, ok := im.Topic(rt.Topic)
 		if !ok {
 			for j := range codes[i] {

@@ -15,25 +15,33 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
 
 func init() {
 	register(handler{key: 32, min: 1, max: 4, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleDescribeConfigs(r.(*kmsg.DescribeConfigsRequest)), nil
+		return s.handleDescribeConfigs(c, r.(*kmsg.DescribeConfigsRequest)), nil
 	}})
 }
 
 // Config sources (Kafka's DescribeConfigsResponse.ConfigSource).
 const sourceDynamicDefaultBroker = 3
 
-func (s *Server) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Response {
+func (s *Server) handleDescribeConfigs(c *conn, req *kmsg.DescribeConfigsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	im := s.image()
 	for _, rr := range req.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
 		var entries []ConfigEntry
+		// DESCRIBE_CONFIGS on the topic, or the cluster for broker
+		// resources, before anything else (ConfigHelper).
+		if at, an, code := configResourceACL(rr.ResourceType, rr.ResourceName); !c.authorized(acl.OpDescribeConfigs, at, an) {
+			res.ErrorCode, res.ErrorMessage = code.Code, kmsg.StringPtr(errorName(code.Code))
+			resp.Resources = append(resp.Resources, res)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			if _, ok := im.Topic(rr.ResourceName); !ok {

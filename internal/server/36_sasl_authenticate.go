@@ -94,6 +94,14 @@ func (c *conn) saslStep(msg []byte) (out []byte, lifetime time.Duration, err err
 	}
 	sasl := c.listener.Security.SASL
 	lifetime = sasl.Lifetime(st.mechanism)
+	if ce, ok := st.server.(security.CredentialExpirer); ok {
+		// KIP-368: a token's session ends when the token expires, or
+		// earlier with connections.max.reauth.ms.
+		left := max(ce.CredentialExpiry().Sub(c.s.cfg.Now()), time.Millisecond)
+		if lifetime <= 0 || left < lifetime {
+			lifetime = left
+		}
+	}
 	st.expiry = time.Time{}
 	if lifetime > 0 {
 		st.expiry = c.s.cfg.Now().Add(lifetime)

@@ -10,6 +10,8 @@ package server
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/acl"
 )
 
 func init() {
@@ -35,7 +37,19 @@ func (s *Server) handleDeleteGroups(c *conn, req *kmsg.DeleteGroupsRequest) kmsg
 		}
 		return resp
 	}
-	for _, d := range s.deps.Groups.DeleteGroups(c.ctx, req.Groups) {
+	// DELETE on each group (KafkaApis.handleDeleteGroupsRequest).
+	var allowed []string
+	for _, id := range req.Groups {
+		if c.authorized(acl.OpDelete, acl.ResourceGroup, id) {
+			allowed = append(allowed, id)
+		} else {
+			add(id, kerr.GroupAuthorizationFailed.Code)
+		}
+	}
+	if len(allowed) == 0 {
+		return resp
+	}
+	for _, d := range s.deps.Groups.DeleteGroups(c.ctx, allowed) {
 		add(d.Group, d.ErrorCode)
 	}
 	return resp

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/group"
 )
 
@@ -27,6 +28,13 @@ func (s *Server) handleOffsetDelete(c *conn, req *kmsg.OffsetDeleteRequest) kmsg
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp
 	}
+	// KafkaApis.handleOffsetDeleteRequest: DELETE on the group, READ on
+	// each topic (before its existence).
+	if !c.authorized(acl.OpDelete, acl.ResourceGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
+	mayRead := c.authorizedTopics(acl.OpRead)
 	im := s.image()
 	dr := group.OffsetDeleteRequest{Group: req.Group}
 	// codes[topic][partition] for partitions answered here.
@@ -35,11 +43,14 @@ func (s *Server) handleOffsetDelete(c *conn, req *kmsg.OffsetDeleteRequest) kmsg
 		t, ok := im.Topic(rt.Topic)
 		ft := group.FetchTopic{Topic: rt.Topic}
 		for _, rp := range rt.Partitions {
-			if !ok || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+			if !mayRead(rt.Topic) || !ok || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 				if codes[rt.Topic] == nil {
 					codes[rt.Topic] = map[int32]int16{}
 				}
 				codes[rt.Topic][rp.Partition] = kerr.UnknownTopicOrPartition.Code
+				if !mayRead(rt.Topic) {
+					codes[rt.Topic][rp.Partition] = kerr.TopicAuthorizationFailed.Code
+				}
 				continue
 			}
 			ft.Partitions = append(ft.Partitions, rp.Partition)

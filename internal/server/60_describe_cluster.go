@@ -34,6 +34,9 @@ func (s *Server) handleDescribeCluster(c *conn, req *kmsg.DescribeClusterRequest
 	im := s.image()
 	resp.ClusterID = s.cfg.ClusterID
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = c.clusterAuthorizedOperations()
+	}
 	nodes, fenced := s.aliveBrokers(im, c.listener.Name, req.Version >= 2 && req.IncludeFencedBrokers)
 	var alive []brokerNode
 	for _, n := range nodes {

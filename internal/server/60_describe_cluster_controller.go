@@ -26,11 +26,11 @@ const endpointTypeController = 2
 
 func init() {
 	registerController(handler{key: 60, min: 0, max: 2, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleDescribeClusterController(r.(*kmsg.DescribeClusterRequest)), nil
+		return s.handleDescribeClusterController(c, r.(*kmsg.DescribeClusterRequest)), nil
 	}})
 }
 
-func (s *Server) handleDescribeClusterController(req *kmsg.DescribeClusterRequest) kmsg.Response {
+func (s *Server) handleDescribeClusterController(c *conn, req *kmsg.DescribeClusterRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = req.EndpointType
 	if req.Version < 1 || req.EndpointType != endpointTypeController {
@@ -42,6 +42,9 @@ func (s *Server) handleDescribeClusterController(req *kmsg.DescribeClusterReques
 	resp.ClusterID = s.cfg.ClusterID
 	resp.ControllerID, _ = s.deps.Controller.ActiveController()
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = c.clusterAuthorizedOperations()
+	}
 	voters := s.deps.Controller.QuorumVoters()
 	ids := make([]int32, 0, len(voters))
 	for id := range voters {

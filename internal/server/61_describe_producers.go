@@ -15,17 +15,20 @@ package server
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/acl"
 )
 
 func init() {
 	register(handler{key: 61, min: 0, max: 0, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleDescribeProducers(r.(*kmsg.DescribeProducersRequest)), nil
+		return s.handleDescribeProducers(c, r.(*kmsg.DescribeProducersRequest)), nil
 	}})
 }
 
-func (s *Server) handleDescribeProducers(req *kmsg.DescribeProducersRequest) kmsg.Response {
+func (s *Server) handleDescribeProducers(c *conn, req *kmsg.DescribeProducersRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
 	im := s.image()
+	mayRead := c.authorizedTopics(acl.OpRead) // READ on the topic, before its existence
 	for _, rt := range req.Topics {
 		st := kmsg.NewDescribeProducersResponseTopic()
 		st.Topic = rt.Topic
@@ -35,6 +38,10 @@ func (s *Server) handleDescribeProducers(req *kmsg.DescribeProducersRequest) kms
 			sp.Partition = idx
 			st.Partitions = append(st.Partitions, sp)
 			out := &st.Partitions[len(st.Partitions)-1]
+			if !mayRead(rt.Topic) {
+				out.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			if !known {
 				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue

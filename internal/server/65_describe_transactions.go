@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
@@ -25,13 +26,25 @@ func init() {
 func (s *Server) handleDescribeTransactions(c *conn, req *kmsg.DescribeTransactionsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
 	var ds []txn.DescribedTransaction
+	// DESCRIBE on each transactional id; the partitions of topics the
+	// principal may not DESCRIBE are left out
+	// (KafkaApis.handleDescribeTransactionsRequest).
+	var ids []string
+	for _, id := range req.TransactionalIDs {
+		if c.authorized(acl.OpDescribe, acl.ResourceTransactionalID, id) {
+			ids = append(ids, id)
+		} else {
+			ds = append(ds, txn.DescribedTransaction{TransactionalID: id, ErrorCode: kerr.TransactionalIDAuthorizationFailed.Code})
+		}
+	}
 	if s.deps.Txn == nil {
-		for _, id := range req.TransactionalIDs {
+		for _, id := range ids {
 			ds = append(ds, txn.DescribedTransaction{TransactionalID: id, ErrorCode: kerr.CoordinatorNotAvailable.Code})
 		}
-	} else {
-		ds = s.deps.Txn.DescribeTransactions(c.ctx, req.TransactionalIDs)
+	} else if len(ids) > 0 {
+		ds = append(ds, s.deps.Txn.DescribeTransactions(c.ctx, ids)...)
 	}
+	mayDescribe := c.authorizedTopics(acl.OpDescribe)
 	for _, d := range ds {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.ErrorCode, st.TransactionalID = d.ErrorCode, d.TransactionalID
@@ -40,6 +53,9 @@ func (s *Server) handleDescribeTransactions(c *conn, req *kmsg.DescribeTransacti
 			st.State, st.TimeoutMillis, st.StartTimestamp = d.State, d.TimeoutMs, d.StartTimestamp
 			st.ProducerID, st.ProducerEpoch = d.ProducerID, d.ProducerEpoch
 			for _, t := range d.Topics {
+				if !mayDescribe(t.Topic) {
+					continue
+				}
 				rt := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
 				rt.Topic, rt.Partitions = t.Topic, t.Partitions
 				st.Topics = append(st.Topics, rt)

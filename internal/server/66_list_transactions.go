@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/txn"
 )
 
@@ -42,6 +43,9 @@ func (s *Server) handleListTransactions(c *conn, req *kmsg.ListTransactionsReque
 	r := s.deps.Txn.ListTransactions(c.ctx, lr)
 	resp.ErrorCode, resp.UnknownStateFilters = r.ErrorCode, r.UnknownStateFilters
 	for _, t := range r.Transactions {
+		if !c.authorized(acl.OpDescribe, acl.ResourceTransactionalID, t.TransactionalID) {
+			continue // only those the principal may DESCRIBE
+		}
 		st := kmsg.NewListTransactionsResponseTransactionState()
 		st.TransactionalID, st.ProducerID, st.TransactionState = t.TransactionalID, t.ProducerID, t.State
 		resp.TransactionStates = append(resp.TransactionStates, st)

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
@@ -45,11 +46,35 @@ func (s *Server) handleConsumerGroupDescribe(c *conn, req *kmsg.ConsumerGroupDes
 		return resp
 	}
 	im := s.image()
-	for _, d := range s.deps.Groups.ConsumerGroupDescribe(c.ctx, req.Groups) {
+	// DESCRIBE on each group; a group with members on topics the
+	// principal may not DESCRIBE answers TOPIC_AUTHORIZATION_FAILED
+	// (KafkaApis.handleConsumerGroupDescribe).
+	var allowed []string
+	for _, id := range req.Groups {
+		if c.authorized(acl.OpDescribe, acl.ResourceGroup, id) {
+			allowed = append(allowed, id)
+			continue
+		}
+		g := kmsg.NewConsumerGroupDescribeResponseGroup()
+		g.Group, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, authorizedOpsUnset
+		resp.Groups = append(resp.Groups, g)
+	}
+	if len(allowed) == 0 {
+		return resp
+	}
+	mayDescribe := c.authorizedTopics(acl.OpDescribe)
+	for _, d := range s.deps.Groups.ConsumerGroupDescribe(c.ctx, allowed) {
 		g := kmsg.NewConsumerGroupDescribeResponseGroup()
 		g.Group, g.ErrorCode, g.ErrorMessage = d.Group, d.ErrorCode, d.ErrorMessage
+		if req.IncludeAuthorizedOperations {
+			ops = c.authorizedOperations(acl.ResourceGroup, d.Group)
+		}
 		g.AuthorizedOperations = ops
-		if d.ErrorCode != 0 {
+		if d.ErrorCode == 0 && !groupTopicsDescribable(im, d, mayDescribe) {
+			g.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			g.ErrorMessage = kmsg.StringPtr("The group has described topic(s) that the client is not authorized to describe.")
+		}
+		if g.ErrorCode != 0 {
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}
@@ -87,4 +112,24 @@ func describedAssignment(im *metadata.Image, tps []group.TopicPartitions) kmsg.A
 		a.TopicPartitions = append(a.TopicPartitions, t)
 	}
 	return a
+}
+
+// groupTopicsDescribable reports whether the principal may DESCRIBE
+// every topic the group's members subscribe to or are assigned.
+func groupTopicsDescribable(im *metadata.Image, d group.DescribedConsumerGroup, mayDescribe func(string) bool) bool {
+	for _, m := range d.Members {
+		for _, t := range m.SubscribedTopicNames {
+			if !mayDescribe(t) {
+				return false
+			}
+		}
+		for _, tps := range [][]group.TopicPartitions{m.Assignment, m.TargetAssignment} {
+			for _, tp := range tps {
+				if mt, ok := im.TopicByID(metadata.TopicID(tp.TopicID)); ok && !mayDescribe(mt.Name) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

@@ -10,25 +10,31 @@ package server
 // where the next page starts.
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/metadata"
 )
 
 func init() {
 	register(handler{key: 75, min: 0, max: 0, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleDescribeTopicPartitions(r.(*kmsg.DescribeTopicPartitionsRequest), c.listener.Name), nil
+		return s.handleDescribeTopicPartitions(c, r.(*kmsg.DescribeTopicPartitionsRequest)), nil
 	}})
 }
 
 // maxRequestPartitionSizeLimit is max.request.partition.size.limit.
 const maxRequestPartitionSizeLimit = 2000
 
-func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitionsRequest, listener string) kmsg.Response {
+func (s *Server) handleDescribeTopicPartitions(c *conn, req *kmsg.DescribeTopicPartitionsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
+	listener := c.listener.Name
+	// Topics the principal may not DESCRIBE: left out of "all topics",
+	// TOPIC_AUTHORIZATION_FAILED when named, whether they exist or not.
+	mayDescribe := c.authorizedTopics(acl.OpDescribe)
 	im := s.image()
 	limit := int(req.ResponsePartitionLimit)
 	if limit <= 0 || limit > maxRequestPartitionSizeLimit {
@@ -36,7 +42,7 @@ func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitions
 	}
 	var names []string
 	if len(req.Topics) == 0 {
-		names = im.TopicNames()
+		names = slices.DeleteFunc(im.TopicNames(), func(n string) bool { return !mayDescribe(n) })
 	} else {
 		seen := map[string]bool{}
 		for _, t := range req.Topics {
@@ -58,10 +64,13 @@ func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitions
 	for ti, name := range names {
 		topicName := name
 		t, ok := im.Topic(name)
-		if !ok {
+		if !ok || !mayDescribe(name) {
 			rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 			rt.Topic = &topicName
 			rt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if !mayDescribe(name) {
+				rt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			}
 			rt.AuthorizedOperations = authorizedOpsUnset
 			resp.Topics = append(resp.Topics, rt)
 			continue
@@ -70,7 +79,7 @@ func (s *Server) handleDescribeTopicPartitions(req *kmsg.DescribeTopicPartitions
 		rt.Topic = &topicName
 		rt.TopicID = t.ID
 		rt.IsInternal = isInternalTopic(name)
-		rt.AuthorizedOperations = topicAuthorizedOps
+		rt.AuthorizedOperations = c.authorizedOperations(acl.ResourceTopic, name)
 		first := int32(0)
 		if ti == 0 {
 			first = startPartition

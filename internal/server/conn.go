@@ -69,6 +69,12 @@ type conn struct {
 	// it is written.
 	closeAfter bool
 	delay      time.Duration
+	// mute is how long to stop reading requests after this response is
+	// queued: the client is over a quota (quotas.go); mutationThrottle
+	// is the controller_mutation_rate throttle of the request being
+	// handled (quotas_mutations.go).
+	mute             time.Duration
+	mutationThrottle time.Duration
 }
 
 func newConn(s *Server, nc net.Conn, l boundListener) *conn {
@@ -197,6 +203,9 @@ func (c *conn) serve() {
 			return
 		}
 		if resp == nil {
+			if !c.waitMute() { // quotas.go
+				return
+			}
 			continue // acks=0 produce: no response
 		}
 		if c.delay > 0 {
@@ -218,6 +227,9 @@ func (c *conn) serve() {
 		}
 		if c.closeAfter {
 			return // the writer flushes what is queued first
+		}
+		if !c.waitMute() { // a throttled client (quotas.go)
+			return
 		}
 	}
 }
@@ -270,8 +282,8 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	// From here on c.session is final: an authorizer would check
-	// c.session.Principal against the request here.
+	// From here on c.session is final: the authorizer checks
+	// c.session.Principal against the request (serveAuthorized).
 	h := c.s.lookupHandler(hdr.APIKey)
 	if h == nil {
 		return nil, errorf("unknown api key %d", hdr.APIKey)
@@ -299,10 +311,17 @@ func (c *conn) handle(frame []byte) ([]byte, error) {
 		c.clientID = ""
 	}
 	var resp kmsg.Response
-	if c.s.forwards(hdr.APIKey) {
-		resp = c.s.forward(c.ctx, req) // to the active controller (forward.go)
-	} else {
-		resp, err = h.fn(c.s, c, req)
+	c.capFetchToQuota(req) // client quotas (quotas.go)
+	started := time.Now()
+	served, addThrottled := c.throttleMutations(req) // quotas_mutations.go
+	// Authorized, then forwarded to the active controller (forward.go)
+	// or handled (authorize_split.go).
+	resp, err = c.serveAuthorized(h, served)
+	if err == nil {
+		if resp != nil {
+			resp = addThrottled(resp)
+		}
+		resp = c.throttle(hdr, req, resp, len(frame), time.Since(started)) // quotas.go
 	}
 	if err != nil || resp == nil {
 		return nil, err

@@ -25,9 +25,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/acl"
 	"github.com/gregor-streaming/gregor/internal/controller"
 	"github.com/gregor-streaming/gregor/internal/group"
 	"github.com/gregor-streaming/gregor/internal/metadata"
+	"github.com/gregor-streaming/gregor/internal/quota"
 	"github.com/gregor-streaming/gregor/internal/replica"
 	"github.com/gregor-streaming/gregor/internal/security"
 	"github.com/gregor-streaming/gregor/internal/storage"
@@ -84,6 +86,18 @@ type Config struct {
 	// the transaction (KIP-890 part 1). Produce v12+ (transaction version
 	// 2) always adds the partition through the coordinator.
 	NoTxnPartitionVerification bool
+	// QuotaWindow is quota.window.num and quota.window.size.seconds,
+	// the sampling of the client quotas and connection rates
+	// (quotas.go); zero fields take Kafka's defaults.
+	QuotaWindow quota.Window
+	// ControllerQuotaWindow is controller.quota.window.num and
+	// controller.quota.window.size.seconds, the burst of
+	// controller_mutation_rate (quotas_mutations.go).
+	ControllerQuotaWindow quota.Window
+	// ConnectionLimits returns the connection limits of the moment
+	// (max.connections, max.connections.per.ip[.overrides],
+	// max.connection.creation.rate, per listener too); nil is none.
+	ConnectionLimits func() quota.ConnectionLimits
 	// Listen opens a listener; nil means net.Listen. Tests may pass their
 	// own.
 	Listen func(network, address string) (net.Listener, error)
@@ -153,6 +167,9 @@ type Deps struct {
 	// DescribeTransactions, ListTransactions); nil answers
 	// COORDINATOR_NOT_AVAILABLE.
 	Txn *txn.Coordinator
+	// Authorizer decides requests against the image's ACLs
+	// (authorize.go); nil (authorizer.class.name unset) allows all.
+	Authorizer *acl.Authorizer
 }
 
 // Server serves the Kafka protocol. Create with New, then Start; Close
@@ -163,6 +180,8 @@ type Server struct {
 	log  *slog.Logger
 
 	sessions *fetchSessions
+	// quotas are the client and connection quotas (quotas.go).
+	quotas *serverQuotas
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -209,6 +228,7 @@ func New(cfg Config, deps Deps) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = map[*conn]struct{}{}
 	s.sessions = newFetchSessions(cfg.MaxIncrementalFetchSessions, cfg.Now)
+	s.quotas = newServerQuotas(s)
 	return s
 }
 
@@ -274,11 +294,15 @@ func (s *Server) accept(ln net.Listener, l boundListener) {
 			continue
 		}
 		delay = 0
+		if !s.acquireConnection(nc, l) { // connection limits (quotas.go)
+			continue
+		}
 		c := newConn(s, nc, l)
 		s.mu.Lock()
 		if s.mu.closed {
 			s.mu.Unlock()
 			nc.Close()
+			s.releaseConnection(nc, l)
 			return
 		}
 		s.mu.conns[c] = struct{}{}
@@ -286,6 +310,7 @@ func (s *Server) accept(ln net.Listener, l boundListener) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.releaseConnection(nc, l)
 			c.serve()
 			s.mu.Lock()
 			delete(s.mu.conns, c)
