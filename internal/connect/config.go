@@ -48,7 +48,7 @@ var workerConfigDef = sdk.NewConfigDef().
 		Documentation: "Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka. This controls the format of the values in messages written to or read from Kafka."}).
 	Define(sdk.ConfigKey{Name: HeaderConverterConfig, Type: sdk.ConfigClass, Default: defaultHeaderConverter, Importance: sdk.ImportanceLow,
 		Documentation: "HeaderConverter class used to convert between Kafka Connect format and the serialized form that is written to Kafka."}).
-	Define(sdk.ConfigKey{Name: OffsetStorageFileConfig, Type: sdk.ConfigString, Default: sdk.NoDefaultValue, Importance: sdk.ImportanceHigh,
+	Define(sdk.ConfigKey{Name: OffsetStorageFileConfig, Type: sdk.ConfigString, Default: "", Importance: sdk.ImportanceHigh,
 		Documentation: "File to store source connector offsets in."}).
 	Define(sdk.ConfigKey{Name: OffsetFlushIntervalConfig, Type: sdk.ConfigLong, Default: "60000", Validator: sdk.AtLeast(1), Importance: sdk.ImportanceLow,
 		Documentation: "Interval at which to try committing offsets for tasks."}).
@@ -83,7 +83,8 @@ type Config struct {
 	// converter classes; their settings are the worker properties with
 	// the "key.converter." (…) prefix.
 	KeyConverter, ValueConverter, HeaderConverter string
-	// OffsetsFile is where source offsets are kept (standalone).
+	// OffsetsFile is where source offsets are kept (standalone; required
+	// there, ignored in distributed mode).
 	OffsetsFile string
 	// OffsetFlushInterval is how often tasks commit offsets.
 	OffsetFlushInterval time.Duration
@@ -112,10 +113,26 @@ type Config struct {
 	Props map[string]string
 }
 
-// ParseConfig parses worker properties. Unknown properties are kept in
-// Props and otherwise ignored, as Kafka logs and ignores them. Errors wrap
-// ErrWorkerConfig and read as Kafka's ConfigException.
+// ParseConfig parses a standalone worker's properties. Unknown properties
+// are kept in Props and otherwise ignored, as Kafka logs and ignores them.
+// Errors wrap ErrWorkerConfig and read as Kafka's ConfigException.
 func ParseConfig(props map[string]string) (*Config, error) {
+	c, err := parseWorkerConfig(props)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := props[OffsetStorageFileConfig]; !ok {
+		return nil, fmt.Errorf("%w: Missing required configuration %q which has no default value.", ErrWorkerConfig, OffsetStorageFileConfig)
+	}
+	if c.OffsetsFile == "" {
+		return nil, fmt.Errorf("%w: %s", ErrWorkerConfig, sdk.ConfigError(OffsetStorageFileConfig, "", "String must be non-empty"))
+	}
+	return c, nil
+}
+
+// parseWorkerConfig parses the properties standalone and distributed
+// workers share (Kafka's WorkerConfig).
+func parseWorkerConfig(props map[string]string) (*Config, error) {
 	pc, err := workerConfigDef.Parse(props)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrWorkerConfig, err)
@@ -140,9 +157,6 @@ func ParseConfig(props map[string]string) (*Config, error) {
 	}
 	if len(c.BootstrapServers) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrWorkerConfig, sdk.ConfigError(BootstrapServersConfig, "", "no bootstrap servers"))
-	}
-	if c.OffsetsFile == "" {
-		return nil, fmt.Errorf("%w: %s", ErrWorkerConfig, sdk.ConfigError(OffsetStorageFileConfig, "", "String must be non-empty"))
 	}
 	for _, l := range pc.GetList(ListenersConfig) {
 		u, err := parseListener(l)

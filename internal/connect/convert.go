@@ -4,12 +4,16 @@ import (
 	"fmt"
 
 	sdk "github.com/gregor-streaming/gregor/connect"
+	"github.com/gregor-streaming/gregor/connect/transform"
 )
 
 // converters are a task's key, value and header converters.
 type converters struct {
 	key, value sdk.Converter
 	header     sdk.HeaderConverter
+	// keyClass, valueClass and headerClass name the converters' classes,
+	// for error reports.
+	keyClass, valueClass, headerClass string
 }
 
 // newConverters builds a task's converters as Kafka's Plugins.newConverter
@@ -18,11 +22,11 @@ type converters struct {
 // with the worker's properties.
 func (w *Worker) newConverters(connConfig map[string]string) (converters, error) {
 	var c converters
-	key, err := w.newConverter(connConfig, KeyConverterConfig, w.cfg.KeyConverter, true)
+	key, keyClass, err := w.newConverter(connConfig, KeyConverterConfig, w.cfg.KeyConverter, true)
 	if err != nil {
 		return c, err
 	}
-	value, err := w.newConverter(connConfig, ValueConverterConfig, w.cfg.ValueConverter, false)
+	value, valueClass, err := w.newConverter(connConfig, ValueConverterConfig, w.cfg.ValueConverter, false)
 	if err != nil {
 		return c, err
 	}
@@ -41,21 +45,21 @@ func (w *Worker) newConverters(connConfig map[string]string) (converters, error)
 	if err := hc.Configure(props); err != nil {
 		return c, fmt.Errorf("configure header converter %s: %w", class, err)
 	}
-	return converters{key: key, value: value, header: hc}, nil
+	return converters{key: key, value: value, header: hc, keyClass: keyClass, valueClass: valueClass, headerClass: p.Class}, nil
 }
 
-func (w *Worker) newConverter(connConfig map[string]string, prop, workerClass string, isKey bool) (sdk.Converter, error) {
+func (w *Worker) newConverter(connConfig map[string]string, prop, workerClass string, isKey bool) (sdk.Converter, string, error) {
 	class, props := workerClass, sdk.WithPrefix(w.cfg.Props, prop+".")
 	if cc := connConfig[prop]; cc != "" {
 		class, props = cc, sdk.WithPrefix(connConfig, prop+".")
 	}
 	p, err := sdk.LookupPlugin(class, sdk.PluginConverter)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", prop, err)
+		return nil, "", fmt.Errorf("%s: %w", prop, err)
 	}
 	c, ok := p.New().(sdk.Converter)
 	if !ok {
-		return nil, fmt.Errorf("%s: %s is not a Converter", prop, class)
+		return nil, "", fmt.Errorf("%s: %s is not a Converter", prop, class)
 	}
 	if isKey {
 		props["converter.type"] = "key"
@@ -63,40 +67,16 @@ func (w *Worker) newConverter(connConfig map[string]string, prop, workerClass st
 		props["converter.type"] = "value"
 	}
 	if err := c.Configure(props, isKey); err != nil {
-		return nil, fmt.Errorf("configure %s %s: %w", prop, class, err)
+		return nil, "", fmt.Errorf("configure %s %s: %w", prop, class, err)
 	}
-	return c, nil
+	return c, p.Class, nil
 }
 
-// transformation is one stage of a connector's transformation chain
-// (Kafka's TransformationStage, a single message transform with its
-// predicate). It sees the part of a record common to source and sink
-// records; keep false drops the record.
-type transformation interface {
-	apply(r sdk.Record) (out sdk.Record, keep bool, err error)
-}
-
-// transformChain is a connector's transformations, applied in order to
-// each record: to source records before conversion, to sink records after
-// it (Kafka's TransformationChain). Gregor has no transformations yet —
-// validation refuses a non-empty "transforms" — so chains are empty; SMTs
-// add stages here.
-type transformChain []transformation
-
-func newTransformChain(connConfig map[string]string) (transformChain, error) {
-	if aliases := connConfig[transformsConfig]; trimmed(aliases) != "" {
-		return nil, fmt.Errorf("transformations are not supported yet (transforms=%s)", aliases)
-	}
-	return nil, nil
-}
-
-func (c transformChain) apply(r sdk.Record) (sdk.Record, bool, error) {
-	for _, t := range c {
-		out, keep, err := t.apply(r)
-		if err != nil || !keep {
-			return r, false, err
-		}
-		r = out
-	}
-	return r, true, nil
+// newTransformChain builds a connector's transformation chain (Kafka's
+// ConnectorConfig.transformations): the "transforms" aliases in order,
+// each with its predicate. Source tasks apply it to polled records before
+// the converters, sink tasks to converted records before Put; each stage
+// runs through the task's error handler (stage TRANSFORMATION).
+func newTransformChain(connConfig map[string]string) (*transform.Chain, error) {
+	return transform.NewChain(connConfig)
 }

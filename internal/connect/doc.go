@@ -1,8 +1,9 @@
 // Package connect is Gregor Connect's worker: Kafka Connect's runtime,
 // running connectors written with the public SDK (package
 // github.com/gregor-streaming/gregor/connect) against Kafka's configs,
-// REST API and record formats. This part is standalone mode
-// (`gregor connect-standalone`, Kafka's ConnectStandalone).
+// REST API and record formats, in standalone mode (`gregor
+// connect-standalone`, Kafka's ConnectStandalone) and distributed mode
+// (`gregor connect-distributed`, Kafka's ConnectDistributed).
 //
 // # Using it
 //
@@ -19,6 +20,18 @@
 // connectors; a connector that cannot be created stops it, as Kafka's
 // "Stopping after connector error".
 //
+// A distributed worker:
+//
+//	w, err := connect.StartDistributed(ctx, workerProps, connect.DistributedOptions{Logger: log})
+//	…                  // connectors are created through the REST API (w.URL())
+//	err = w.Close(ctx) // stops its tasks (committing offsets), leaves the group
+//
+// takes Kafka's DistributedConfig properties besides the worker ones
+// (group.id, config.storage.topic, offset.storage.topic,
+// status.storage.topic, *.replication.factor, *.partitions,
+// heartbeat.interval.ms, session.timeout.ms, rebalance.timeout.ms,
+// scheduled.rebalance.max.delay.ms, connect.protocol).
+//
 // # Structure
 //
 //	REST API (rest.go, net/http) ──▶ Herder (herder.go): decides what runs;
@@ -32,12 +45,47 @@
 //	                                          → transforms → Put; Flush → commit to the group
 //
 // The stores are interfaces (store.go, offsets.go) with memory and file
-// implementations; distributed mode will implement them over Kafka's
-// connect-configs, connect-status and connect-offsets topics and replace
-// the Herder's single lock with a worker-group protocol. The
-// transformation chain (convert.go, transformChain) is where single
-// message transforms will run; it is empty today and validation refuses
-// a non-empty "transforms".
+// implementations for standalone mode and Kafka-backed ones for
+// distributed mode (kafkastore*.go: the config, status and offset topics,
+// each read to the end at start and followed by a goroutine the store
+// owns).
+//
+// In distributed mode the DistributedHerder (distributed_herder.go)
+// embeds the Herder for reads and offsets and replaces its writes: the
+// workers form a group (protocol type "connect", protocols "sessioned"
+// and "compatible", group_protocol.go) whose leader assigns connectors
+// and tasks incrementally and cooperatively (KIP-415, group_assign.go);
+// configuration writes are made by the leader only, other workers forward
+// REST requests to the leader's advertised URL; each worker runs what it
+// is assigned and follows the config topic:
+//
+//	REST ─▶ DistributedHerder ─(leader)─▶ config topic ─▶ every worker's KafkaConfigStore
+//	             │ loop goroutine: JoinGroup/SyncGroup/Heartbeat (group_member.go)
+//	             ▼
+//	           Worker: the assigned connectors and tasks; statuses ─▶ status topic,
+//	                   source offsets ─▶ offset topic
+//
+// The config topic holds Kafka's records and JSON values:
+//
+//	connector-<name>          {"properties":{…}}
+//	task-<name>-<n>           {"properties":{…}}
+//	commit-<name>             {"tasks":<n>}               task configs become visible together
+//	target-state-<name>       {"state":"PAUSED","state.v2":"STOPPED"}
+//	restart-connector-<name>  {"include-tasks":<bool>,"only-failed":<bool>}
+//	session-key               {"key":"<base64>","algorithm":"HmacSHA256","creation-timestamp":<ms>}
+//
+// the status topic status-connector-<name>, status-task-<name>-<n>
+// ({"state":…,"trace":…,"worker_id":…,"generation":…}) and
+// status-topic-<topic>:connector-<name>; the offset topic the keys and
+// values below.
+//
+// Each task runs its records through the connector's transformation chain
+// (package connect/transform, built from "transforms" and "predicates")
+// and its converters; every such step goes through the task's
+// errorHandler (errors_handler.go, Kafka's RetryWithToleranceOperator),
+// which retries retriable failures, reports failures to the log and, for
+// sinks, to the dead letter queue (dlq.go), and skips the record
+// (errors.tolerance=all) or fails the task (none).
 //
 // # Delivery
 //
@@ -46,6 +94,11 @@
 // a sink task's offsets are committed only after the task's Flush
 // returned. A clean stop (Close, SIGINT/SIGTERM in the CLI) commits both,
 // so a restart after it neither loses nor repeats records.
+//
+// With exactly-once source support (eos.go, KIP-618; a distributed
+// worker's exactly.once.source.support=enabled) a source task instead
+// writes its records and its offsets records in one Kafka transaction per
+// transaction.boundary.
 //
 // # The offsets file
 //

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -503,32 +504,11 @@ func (h *Herder) RestartConnectorAndTasks(name string, onlyFailed, includeTasks 
 		return nil, err
 	}
 	defer h.mu.Unlock()
-	c, ok := h.configs.Snapshot()[name]
-	if !ok {
-		return nil, notFoundf("Unknown connector: %s", name)
+	info, restartConnector, restartTasks, err := h.restartPlan(name, onlyFailed, includeTasks)
+	if err != nil {
+		return nil, err
 	}
-	cst, ok := h.statuses.Connector(name)
-	if !ok {
-		return nil, notFoundf("Status for connector %s not found", name)
-	}
-	restartConnector := !onlyFailed || cst.State == StateFailed
-	info := &ConnectorStateInfo{Name: name, Tasks: []TaskState{}, Type: connectorType(c.Config)}
-	state := cst.State
-	if restartConnector {
-		state = StateRestarting
-	}
-	info.Connector = StateInfo{State: string(state), WorkerID: cst.WorkerID, Trace: cst.Trace}
-	var restartTasks []TaskID
-	for _, ts := range h.statuses.Tasks(name) {
-		st := ts.State
-		if includeTasks && (!onlyFailed || ts.State == StateFailed) {
-			st = StateRestarting
-			restartTasks = append(restartTasks, ts.ID)
-		}
-		info.Tasks = append(info.Tasks, TaskState{ID: ts.ID.Task, State: string(st), WorkerID: ts.WorkerID, Trace: ts.Trace})
-	}
-	h.log.Info("Received restart request", "connector", name, "onlyFailed", onlyFailed, "includeTasks", includeTasks,
-		"restartConnector", restartConnector, "tasks", len(restartTasks))
+	c := h.configs.Snapshot()[name]
 	if restartConnector {
 		h.worker.stopConnector(name)
 		h.worker.putConnectorStatus(name, StateRestarting, nil)
@@ -548,6 +528,47 @@ func (h *Herder) RestartConnectorAndTasks(name string, onlyFailed, includeTasks 
 		h.startTasksLocked(name, restartTasks)
 	}
 	return info, nil
+}
+
+// restartPlan decides what a KIP-745 restart request restarts, from the
+// statuses (Kafka's RestartPlan), and returns the status to answer with.
+func (h *Herder) restartPlan(name string, onlyFailed, includeTasks bool) (info *ConnectorStateInfo, restartConnector bool, restartTasks []TaskID, err error) {
+	c, ok := h.configs.Snapshot()[name]
+	if !ok {
+		return nil, false, nil, notFoundf("Unknown connector: %s", name)
+	}
+	cst, ok := h.statuses.Connector(name)
+	if !ok {
+		return nil, false, nil, notFoundf("Status for connector %s not found", name)
+	}
+	restartConnector = !onlyFailed || cst.State == StateFailed
+	info = &ConnectorStateInfo{Name: name, Tasks: []TaskState{}, Type: connectorType(c.Config)}
+	state := cst.State
+	if restartConnector {
+		state = StateRestarting
+	}
+	info.Connector = StateInfo{State: string(state), WorkerID: cst.WorkerID, Trace: cst.Trace}
+	for _, ts := range h.statuses.Tasks(name) {
+		if ts.ID.Task >= len(c.Tasks) {
+			continue
+		}
+		st := ts.State
+		if includeTasks && (!onlyFailed || ts.State == StateFailed) {
+			st = StateRestarting
+			restartTasks = append(restartTasks, ts.ID)
+		}
+		info.Tasks = append(info.Tasks, TaskState{ID: ts.ID.Task, State: string(st), WorkerID: ts.WorkerID, Trace: ts.Trace})
+	}
+	h.log.Info("Received restart request", "connector", name, "onlyFailed", onlyFailed, "includeTasks", includeTasks,
+		"restartConnector", restartConnector, "tasks", len(restartTasks))
+	return info, restartConnector, restartTasks, nil
+}
+
+// PutTaskConfigs is the internal endpoint through which distributed
+// workers send task configurations to the leader; standalone mode refuses
+// it, as Kafka's StandaloneHerder.
+func (h *Herder) PutTaskConfigs(name string, configs []map[string]string, sig InternalRequestSignature) error {
+	return errors.New("Kafka Connect in standalone mode does not support externally setting task configurations.")
 }
 
 // ActiveTopics returns the topics a connector used (KIP-558).

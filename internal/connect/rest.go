@@ -53,6 +53,67 @@ import (
 // not valid JSON answers 500 with the parser's message, as Kafka's
 // exception mapper does.
 
+// In distributed mode a request that only the leader may serve (writes
+// of configurations, target states, restarts, offsets) is forwarded to
+// the leader's advertised URL, and a request for a task to the worker
+// running it, as Kafka's completeOrForwardRequest does: the first worker
+// forwards with ?forward=true, the next one may forward once more with
+// ?forward=false, and a worker that would forward a request that has
+// forward=false answers 409 "Cannot complete request because of a
+// conflicting operation (e.g. worker rebalance)". During a rebalance
+// such requests answer 409 "Request cannot be completed because a
+// rebalance is expected".
+//
+//	POST   /connectors/{name}/tasks                  internal: a worker sends task configurations to the leader
+
+// RESTHerder is what the REST API serves: the standalone Herder and the
+// DistributedHerder.
+type RESTHerder interface {
+	ClusterID() string
+	Connectors() []string
+	ConnectorInfo(name string) (*ConnectorInfo, error)
+	ConnectorConfig(name string) (map[string]string, error)
+	TaskConfigs(name string) ([]TaskInfo, error)
+	PutConnectorConfig(name string, config map[string]string, initial TargetState, allowReplace bool) (bool, *ConnectorInfo, error)
+	PutTaskConfigs(name string, configs []map[string]string, sig InternalRequestSignature) error
+	DeleteConnector(name string) error
+	ConnectorStatus(name string) (*ConnectorStateInfo, error)
+	TaskStatus(id TaskID) (*TaskState, error)
+	PauseConnector(name string) error
+	ResumeConnector(name string) error
+	StopConnector(name string) error
+	RestartConnector(name string) error
+	RestartTask(id TaskID) error
+	RestartConnectorAndTasks(name string, onlyFailed, includeTasks bool) (*ConnectorStateInfo, error)
+	ActiveTopics(name string) ([]string, error)
+	ResetActiveTopics(name string) error
+	ConnectorOffsets(ctx context.Context, name string) (*ConnectorOffsets, error)
+	AlterConnectorOffsets(ctx context.Context, name string, offsets []ConnectorOffset) (*Message, error)
+	ResetConnectorOffsets(ctx context.Context, name string) (*Message, error)
+	ValidateConnectorConfig(config map[string]string, nullKeys []string) (*ConfigInfos, error)
+}
+
+// Headers of a signed internal request (Kafka's InternalRequestSignature,
+// KIP-507): the body's HMAC under the session key, base64, and the
+// algorithm.
+const (
+	signatureHeader          = "X-Connect-Authorization"
+	signatureAlgorithmHeader = "X-Connect-Request-Signature-Algorithm"
+)
+
+// InternalRequestSignature is an internal request's body and signature
+// (Algorithm "" when the request was not signed).
+type InternalRequestSignature struct {
+	Body      []byte
+	Algorithm string
+	Signature string // base64
+}
+
+var (
+	_ RESTHerder = (*Herder)(nil)
+	_ RESTHerder = (*DistributedHerder)(nil)
+)
+
 // RESTServer serves the REST API on the worker's listeners.
 type RESTServer struct {
 	log        *slog.Logger
@@ -68,7 +129,7 @@ type RESTServer struct {
 // worker id, is known before the herder exists. Requests answer 503 until
 // Start.
 func NewRESTServer(cfg *Config, log *slog.Logger) (*RESTServer, error) {
-	s := &RESTServer{log: log, handler: &restHandler{log: log}}
+	s := &RESTServer{log: log, handler: &restHandler{log: log, client: &http.Client{Timeout: 90 * time.Second}}}
 	for _, u := range cfg.Listeners {
 		l, err := net.Listen("tcp", u.Host)
 		if err != nil {
@@ -127,8 +188,8 @@ func (s *RESTServer) Addrs() []net.Addr {
 }
 
 // Start serves requests for h on every listener.
-func (s *RESTServer) Start(h *Herder) {
-	s.handler.herder.Store(h)
+func (s *RESTServer) Start(h RESTHerder) {
+	s.handler.herder.Store(&herderRef{h})
 	for _, l := range s.listeners {
 		s.wg.Go(func() {
 			if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -149,15 +210,19 @@ func (s *RESTServer) Shutdown(ctx context.Context) error {
 }
 
 // NewHandler returns the REST API for h, for tests and embedding.
-func NewHandler(h *Herder, log *slog.Logger) http.Handler {
-	rh := &restHandler{log: log}
-	rh.herder.Store(h)
+func NewHandler(h RESTHerder, log *slog.Logger) http.Handler {
+	rh := &restHandler{log: log, client: &http.Client{Timeout: 90 * time.Second}}
+	rh.herder.Store(&herderRef{h})
 	return rh
 }
 
+type herderRef struct{ h RESTHerder }
+
 type restHandler struct {
 	log    *slog.Logger
-	herder atomic.Pointer[Herder]
+	herder atomic.Pointer[herderRef]
+	// client forwards requests to other workers.
+	client *http.Client
 }
 
 var errMethod = errors.New("method not allowed")
@@ -171,17 +236,30 @@ type response struct {
 func ok(body any) response { return response{status: http.StatusOK, body: body} }
 
 func (rh *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := rh.herder.Load()
-	if h == nil {
+	ref := rh.herder.Load()
+	if ref == nil {
 		writeError(w, http.StatusServiceUnavailable, "Request cannot be completed because Kafka Connect is still starting")
 		return
 	}
+	h := ref.h
 	segs, err := pathSegments(r.URL)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "HTTP 404 Not Found")
 		return
 	}
+	// Keep the body, should the request be forwarded.
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	resp, err := rh.route(h, r, segs)
+	var fwd *forwardError
+	if errors.As(err, &fwd) {
+		rh.forward(w, r, body, fwd)
+		return
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, errMethod):
@@ -208,6 +286,55 @@ func (rh *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var errNoRoute = errors.New("no route")
+
+// forward sends the request to another worker and copies its answer
+// (Kafka's RestServer.httpRequest from completeOrForwardRequest).
+func (rh *restHandler) forward(w http.ResponseWriter, r *http.Request, body []byte, fwd *forwardError) {
+	q := r.URL.Query()
+	switch q.Get("forward") {
+	case "false":
+		writeError(w, http.StatusConflict, msgConflictingOp)
+		return
+	case "":
+		q.Set("forward", "true") // the next worker may forward once more
+	default:
+		q.Set("forward", "false")
+	}
+	target, err := url.Parse(fwd.url)
+	if err != nil || fwd.url == "" {
+		writeError(w, http.StatusConflict, msgConflictingOp)
+		return
+	}
+	target = target.JoinPath(r.URL.EscapedPath())
+	target.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), bytes.NewReader(body))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	rh.log.Debug("Forwarding request", "method", r.Method, "url", target.String())
+	resp, err := rh.client.Do(req)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "IO Error trying to forward REST request: "+err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	for _, k := range []string{signatureHeader, signatureAlgorithmHeader} {
+		if v := r.Header.Get(k); v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	for _, k := range []string{"Content-Type", "Location"} {
+		if v := resp.Header.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
 
 func pathSegments(u *url.URL) ([]string, error) {
 	p := strings.Trim(u.EscapedPath(), "/")
@@ -257,7 +384,7 @@ func methods(r *http.Request, handlers map[string]func() (response, error)) (res
 	return response{}, errMethod
 }
 
-func (rh *restHandler) route(h *Herder, r *http.Request, segs []string) (response, error) {
+func (rh *restHandler) route(h RESTHerder, r *http.Request, segs []string) (response, error) {
 	switch {
 	case len(segs) == 0:
 		return methods(r, map[string]func() (response, error){
@@ -273,7 +400,7 @@ func (rh *restHandler) route(h *Herder, r *http.Request, segs []string) (respons
 	return response{}, errNoRoute
 }
 
-func (rh *restHandler) routeConnectors(h *Herder, r *http.Request, segs []string) (response, error) {
+func (rh *restHandler) routeConnectors(h RESTHerder, r *http.Request, segs []string) (response, error) {
 	if len(segs) == 0 {
 		return methods(r, map[string]func() (response, error){
 			http.MethodGet:  func() (response, error) { return listConnectors(h, r) },
@@ -340,6 +467,19 @@ func (rh *restHandler) routeConnectors(h *Herder, r *http.Request, segs []string
 				http.MethodGet: func() (response, error) {
 					t, err := h.TaskConfigs(name)
 					return ok(t), err
+				},
+				http.MethodPost: func() (response, error) {
+					raw, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+					if err != nil {
+						return response{}, err
+					}
+					r.Body = io.NopCloser(bytes.NewReader(raw))
+					var configs []map[string]string
+					if err := decodeBody(r, &configs); err != nil {
+						return response{}, err
+					}
+					sig := InternalRequestSignature{Body: raw, Algorithm: r.Header.Get(signatureAlgorithmHeader), Signature: r.Header.Get(signatureHeader)}
+					return response{status: http.StatusNoContent}, h.PutTaskConfigs(name, configs, sig)
 				},
 			})
 		case "tasks-config":
@@ -418,7 +558,7 @@ func (rh *restHandler) routeConnectors(h *Herder, r *http.Request, segs []string
 	return response{}, errNoRoute
 }
 
-func listConnectors(h *Herder, r *http.Request) (response, error) {
+func listConnectors(h RESTHerder, r *http.Request) (response, error) {
 	expand, ok := r.URL.Query()["expand"]
 	names := h.Connectors()
 	if !ok {
@@ -500,7 +640,7 @@ func jsonKindOf(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func createConnector(h *Herder, r *http.Request) (response, error) {
+func createConnector(h RESTHerder, r *http.Request) (response, error) {
 	var req CreateConnectorRequest
 	if err := decodeBody(r, &req); err != nil {
 		return response{}, err
@@ -556,7 +696,7 @@ func checkAndPutName(name string, config map[string]string) error {
 	return nil
 }
 
-func putConnectorConfig(h *Herder, r *http.Request, name string) (response, error) {
+func putConnectorConfig(h RESTHerder, r *http.Request, name string) (response, error) {
 	var body map[string]any
 	if err := decodeBody(r, &body); err != nil {
 		return response{}, err
@@ -585,7 +725,7 @@ func putConnectorConfig(h *Herder, r *http.Request, name string) (response, erro
 	return ok(info), nil
 }
 
-func (rh *restHandler) routePlugins(h *Herder, r *http.Request, segs []string) (response, error) {
+func (rh *restHandler) routePlugins(h RESTHerder, r *http.Request, segs []string) (response, error) {
 	switch {
 	case len(segs) == 0:
 		return methods(r, map[string]func() (response, error){

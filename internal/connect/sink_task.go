@@ -16,13 +16,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	sdk "github.com/gregor-streaming/gregor/connect"
+	"github.com/gregor-streaming/gregor/connect/transform"
 )
 
 // sinkTask runs a SinkTask (Kafka's WorkerSinkTask): a kgo consumer in
 // the group "connect-<connector>" polls records, which are converted and
-// Put; every offset.flush.interval.ms (and when the task asks, before
-// partitions are revoked, and on stop) the task is flushed and the next
-// offsets of what it was given are committed to the group.
+// transformed (failures go through the error handler: skipped, and sent
+// to the dead letter queue, or failing the task) and Put; every
+// offset.flush.interval.ms (and when the task asks, before partitions are
+// revoked, and on stop) the task is flushed and the next offsets of what
+// it was given are committed to the group.
 //
 // The consumer blocks rebalances while a polled batch is processed
 // (kgo.BlockRebalanceOnPoll), so the rebalance callbacks (Open, Close and
@@ -33,8 +36,10 @@ type sinkTask struct {
 	task    sdk.SinkTask
 	config  map[string]string
 	convs   converters
-	chain   transformChain
-	client  *kgo.Client // created by run once the task started
+	chain   *transform.Chain
+	errs    *errorHandler
+	dlq     *dlqReporter // nil without errors.deadletterqueue.topic.name
+	client  *kgo.Client  // created by run once the task started
 	opts    []kgo.Opt
 	maxPoll int
 	parts   sdk.SinkTaskPartitions   // nil if the task is not one
@@ -62,9 +67,9 @@ type sinkTask struct {
 	topics map[string]bool // topics reported active; run goroutine only
 }
 
-func newSinkTask(base *taskBase, task sdk.SinkTask, config map[string]string, convs converters, chain transformChain) (*sinkTask, error) {
+func newSinkTask(base *taskBase, task sdk.SinkTask, config map[string]string, convs converters, chain *transform.Chain, errs *errorHandler, dlq *dlqReporter) (*sinkTask, error) {
 	w := base.w
-	t := &sinkTask{taskBase: base, task: task, config: maps.Clone(config), convs: convs, chain: chain, maxPoll: 500, topics: map[string]bool{}}
+	t := &sinkTask{taskBase: base, task: task, config: maps.Clone(config), convs: convs, chain: chain, errs: errs, dlq: dlq, maxPoll: 500, topics: map[string]bool{}}
 	t.parts, _ = task.(sdk.SinkTaskPartitions)
 	t.pre, _ = task.(sdk.SinkTaskPreCommitter)
 	t.mu.assigned = map[sdk.TopicPartition]bool{}
@@ -118,6 +123,18 @@ func newSinkTask(base *taskBase, task sdk.SinkTask, config map[string]string, co
 		// (allow.auto.create.topics defaults to true).
 		opts = append(opts, kgo.ConsumeTopics(topics...), kgo.AllowAutoTopicCreation())
 	}
+	// consumer.session.timeout.ms and consumer.heartbeat.interval.ms reach
+	// the sink's consumer, as Kafka passes consumer.* on (a task moved off
+	// a dead worker waits for the dead consumer's session to expire).
+	for name, opt := range map[string]func(time.Duration) kgo.GroupOpt{"session.timeout.ms": kgo.SessionTimeout, "heartbeat.interval.ms": kgo.HeartbeatInterval} {
+		if s := trimmed(consumer[name]); s != "" {
+			ms, err := strconv.Atoi(s)
+			if err != nil || ms < 1 {
+				return nil, fmt.Errorf("invalid consumer.%s %q", name, s)
+			}
+			opts = append(opts, opt(time.Duration(ms)*time.Millisecond))
+		}
+	}
 	t.opts = opts
 	return t, nil
 }
@@ -128,6 +145,10 @@ func groupID(connector string) string { return "connect-" + connector }
 
 func (t *sinkTask) run() {
 	defer close(t.done)
+	defer t.chain.Close()
+	if t.dlq != nil {
+		defer t.dlq.close()
+	}
 	t.task.Initialize(t)
 	if err := safeCall(func() error { return t.task.Start(maps.Clone(t.config)) }); err != nil {
 		t.fail(err)
@@ -269,6 +290,9 @@ func (t *sinkTask) deliver(recs []*kgo.Record) error {
 		next[tp] = kr.Offset + 1
 		sr, keep, err := t.convert(kr)
 		if err != nil {
+			if t.stopping(err) {
+				return nil // stopping: nothing was committed for this batch
+			}
 			return err
 		}
 		if keep {
@@ -312,42 +336,74 @@ func (t *sinkTask) retryTimeout() time.Duration {
 	return 100 * time.Millisecond
 }
 
-// convert turns a consumed record into a SinkRecord (Kafka's
-// WorkerSinkTask.convertAndTransformRecord).
+// convert turns a consumed record into a SinkRecord through the
+// converters and the transformation chain (Kafka's
+// WorkerSinkTask.convertAndTransformRecord), each step through the error
+// handler. keep is false when a transformation dropped the record or a
+// tolerated error skipped it (after it was reported, to the DLQ too); an
+// error fails the task.
 func (t *sinkTask) convert(kr *kgo.Record) (*sdk.SinkRecord, bool, error) {
-	key, err := t.convs.key.ToConnectData(kr.Topic, kr.Key)
-	if err != nil {
-		return nil, false, fmt.Errorf("key converter failed for %s-%d at offset %d: %w", kr.Topic, kr.Partition, kr.Offset, err)
+	pc := &processingContext{consumed: kr}
+	var key, value sdk.SchemaAndValue
+	ok, err := t.errs.execute(t.ctx, pc, stageKeyConverter, t.convs.keyClass, func() error {
+		var err error
+		if key, err = t.convs.key.ToConnectData(kr.Topic, kr.Key); err != nil {
+			return fmt.Errorf("key converter failed for %s-%d at offset %d: %w", kr.Topic, kr.Partition, kr.Offset, err)
+		}
+		return nil
+	})
+	if !ok || err != nil {
+		return nil, false, err
 	}
-	value, err := t.convs.value.ToConnectData(kr.Topic, kr.Value)
-	if err != nil {
-		return nil, false, fmt.Errorf("value converter failed for %s-%d at offset %d: %w", kr.Topic, kr.Partition, kr.Offset, err)
+	ok, err = t.errs.execute(t.ctx, pc, stageValueConverter, t.convs.valueClass, func() error {
+		var err error
+		if value, err = t.convs.value.ToConnectData(kr.Topic, kr.Value); err != nil {
+			return fmt.Errorf("value converter failed for %s-%d at offset %d: %w", kr.Topic, kr.Partition, kr.Offset, err)
+		}
+		return nil
+	})
+	if !ok || err != nil {
+		return nil, false, err
 	}
 	var headers sdk.Headers
-	for _, h := range kr.Headers {
-		sv, err := t.convs.header.ToConnectHeader(kr.Topic, h.Key, h.Value)
-		if err != nil {
-			return nil, false, fmt.Errorf("header converter failed for header %s: %w", h.Key, err)
+	ok, err = t.errs.execute(t.ctx, pc, stageHeaderConverter, t.convs.headerClass, func() error {
+		headers = nil
+		for _, h := range kr.Headers {
+			sv, err := t.convs.header.ToConnectHeader(kr.Topic, h.Key, h.Value)
+			if err != nil {
+				return fmt.Errorf("header converter failed for header %s: %w", h.Key, err)
+			}
+			headers.Add(h.Key, sv.Schema, sv.Value)
 		}
-		headers.Add(h.Key, sv.Schema, sv.Value)
-	}
-	tsType := sdk.CreateTime
-	if kr.Attrs.TimestampType() == 1 {
-		tsType = sdk.LogAppendTime
+		return nil
+	})
+	if !ok || err != nil {
+		return nil, false, err
 	}
 	partition := kr.Partition
-	rec := sdk.Record{
+	tr := &transform.Record{Record: sdk.Record{
 		Topic: kr.Topic, KafkaPartition: &partition,
 		KeySchema: key.Schema, Key: key.Value,
 		ValueSchema: value.Schema, Value: value.Value,
 		Timestamp: kr.Timestamp, Headers: headers,
-	}
-	out, keep, err := t.chain.apply(rec)
-	if err != nil || !keep {
-		return nil, keep, err
+	}, Sink: true, KafkaOffset: kr.Offset}
+	for _, s := range t.chain.Stages {
+		var out *transform.Record
+		ok, err := t.errs.execute(t.ctx, pc, stageTransformation, s.Class, func() error {
+			var err error
+			out, err = s.Apply(tr)
+			return err
+		})
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		if out == nil {
+			return nil, false, nil
+		}
+		tr = out
 	}
 	return &sdk.SinkRecord{
-		Record: out, KafkaOffset: kr.Offset, TimestampType: tsType,
+		Record: tr.Record, KafkaOffset: kr.Offset, TimestampType: timestampType(kr),
 		OriginalTopic: kr.Topic, OriginalKafkaPartition: kr.Partition, OriginalKafkaOffset: kr.Offset,
 	}, true, nil
 }
@@ -400,6 +456,13 @@ func (t *sinkTask) commitLocked(partitions []sdk.TopicPartition, final bool) err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.w.cfg.OffsetFlushTimeout)
 	defer cancel()
+	if t.dlq != nil {
+		// Records skipped to the dead letter queue must be in it before
+		// their offsets are committed.
+		if err := t.dlq.flush(ctx); err != nil {
+			return fmt.Errorf("flush dead letter queue producer: %w", err)
+		}
+	}
 	var commitErr error
 	t.client.CommitOffsetsSync(ctx, uncommitted, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {

@@ -11,12 +11,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	sdk "github.com/gregor-streaming/gregor/connect"
+	"github.com/gregor-streaming/gregor/connect/transform"
 )
 
 // sourceTask runs a SourceTask (Kafka's WorkerSourceTask, at-least-once):
-// it polls records, converts them and produces them through its own kgo
-// producer, and stores each source partition's latest offset once every
-// record before it is acknowledged.
+// it polls records, transforms and converts them (each step through the
+// error handler) and produces them through its own kgo producer, and
+// stores each source partition's latest offset once every record before
+// it is acknowledged. With exactly-once support (eos.go, Kafka's
+// ExactlyOnceWorkerSourceTask) records and offsets are instead written in
+// transactions, and there is no committer goroutine.
 //
 // Offsets are committed every offset.flush.interval.ms by a committer
 // goroutine, while paused, and once more on a clean stop: the committer
@@ -29,7 +33,8 @@ type sourceTask struct {
 	task      sdk.SourceTask
 	config    map[string]string
 	convs     converters
-	chain     transformChain
+	chain     *transform.Chain
+	errs      *errorHandler
 	producer  *kgo.Client
 	writer    *offsetWriter
 	reader    offsetReader
@@ -41,6 +46,12 @@ type sourceTask struct {
 		err error // first failed send
 	}
 	topics map[string]bool // topics reported active; run goroutine only
+
+	// eos is set for exactly-once delivery (eos.go); txnOpen and txnStart
+	// describe the open transaction (run goroutine only).
+	eos      *eosTask
+	txnOpen  bool
+	txnStart time.Time
 }
 
 // explicitPartition marks records whose partition the task chose.
@@ -75,14 +86,18 @@ func (p sourceTopicPartitioner) Partition(r *kgo.Record, n int) int {
 	return p.dflt.Partition(r, n)
 }
 
-func newSourceTask(base *taskBase, task sdk.SourceTask, config map[string]string, convs converters, chain transformChain) (*sourceTask, error) {
+func newSourceTask(base *taskBase, task sdk.SourceTask, config map[string]string, convs converters, chain *transform.Chain, errs *errorHandler, eos *eosTask) (*sourceTask, error) {
 	w := base.w
-	producer, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(w.cfg.BootstrapServers...),
 		kgo.ClientID(clientID(w.cfg, "connector-producer-"+base.id.String())),
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}),
-	)
+	}
+	if eos != nil {
+		opts = append(opts, eos.producerOpts()...)
+	}
+	producer, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
@@ -92,6 +107,8 @@ func newSourceTask(base *taskBase, task sdk.SourceTask, config map[string]string
 		config:   maps.Clone(config),
 		convs:    convs,
 		chain:    chain,
+		errs:     errs,
+		eos:      eos,
 		producer: producer,
 		writer:   newOffsetWriter(base.id.Connector),
 		reader:   offsetReader{connector: base.id.Connector, store: w.offsets},
@@ -110,6 +127,7 @@ func (t *sourceTask) OffsetStorageReader() sdk.OffsetStorageReader { return t.re
 func (t *sourceTask) run() {
 	defer close(t.done)
 	defer t.producer.Close()
+	defer t.chain.Close()
 	t.task.Initialize(t)
 	if err := safeCall(func() error { return t.task.Start(maps.Clone(t.config)) }); err != nil {
 		t.fail(err)
@@ -125,17 +143,22 @@ func (t *sourceTask) run() {
 
 	commitCtx, stopCommitter := context.WithCancel(context.Background())
 	var committer sync.WaitGroup
-	committer.Go(func() { t.commitLoop(commitCtx) })
+	if t.eos == nil {
+		committer.Go(func() { t.commitLoop(commitCtx) })
+	}
 
 	err := t.loop()
 	stopCommitter()
 	committer.Wait()
 	if err != nil {
+		if t.eos != nil {
+			t.abortTransaction()
+		}
 		t.fail(err)
 		t.stopTask()
 		return
 	}
-	if err := t.commitOffsets(); err != nil {
+	if err := t.commit(); err != nil {
 		t.log.Error("Final offset commit failed", "err", err)
 	}
 	t.stopTask()
@@ -153,7 +176,10 @@ func (t *sourceTask) stopTask() {
 func (t *sourceTask) loop() error {
 	for t.ctx.Err() == nil {
 		if target, _ := t.target(); target == TargetPaused {
-			if err := t.commitOffsets(); err != nil {
+			if err := t.commit(); err != nil {
+				if t.eos != nil {
+					return err
+				}
 				t.log.Error("Offset commit before pausing failed", "err", err)
 			}
 			t.report(StatePaused, nil)
@@ -180,53 +206,76 @@ func (t *sourceTask) loop() error {
 				continue
 			}
 			if err := t.send(r); err != nil {
+				if t.stopping(err) {
+					return nil // interrupted while retrying: not produced, not counted
+				}
 				return err
 			}
 		}
 		if err := t.sendError(); err != nil {
 			return err
 		}
+		if t.eos != nil {
+			if err := t.maybeCommitTransaction(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// send converts and produces one record and notes its offset.
+// commit commits what the task has sent: its transaction with
+// exactly-once support, its offsets otherwise.
+func (t *sourceTask) commit() error {
+	if t.eos != nil {
+		return t.commitTransaction()
+	}
+	return t.commitOffsets()
+}
+
+// setSendError records the first failed send.
+func (t *sourceTask) setSendError(err error) {
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	if t.sendMu.err == nil {
+		t.sendMu.err = err
+	}
+}
+
+// send transforms, converts and produces one record and notes its
+// offset. A record a transformation drops, or one whose transformation or
+// conversion failed with errors.tolerance=all, is not produced but its
+// offset counts as done, as in Kafka.
 func (t *sourceTask) send(r *sdk.SourceRecord) error {
-	rec, keep, err := t.chain.apply(r.Record)
+	kr, rec, err := t.transformAndConvert(r)
 	if err != nil {
 		return err
 	}
-	if !keep {
-		return t.writer.offset(r.SourcePartition, r.SourceOffset)
-	}
-	key, err := t.convs.key.FromConnectData(rec.Topic, rec.KeySchema, rec.Key)
-	if err != nil {
-		return fmt.Errorf("key converter failed for topic %s: %w", rec.Topic, err)
-	}
-	value, err := t.convs.value.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value)
-	if err != nil {
-		return fmt.Errorf("value converter failed for topic %s: %w", rec.Topic, err)
-	}
-	kr := &kgo.Record{Topic: rec.Topic, Key: key, Value: value, Timestamp: rec.Timestamp}
-	for _, h := range rec.Headers {
-		hv, err := t.convs.header.FromConnectHeader(rec.Topic, h.Key, h.Schema, h.Value)
-		if err != nil {
-			return fmt.Errorf("header converter failed for header %s: %w", h.Key, err)
+	if kr == nil {
+		if r.SourcePartition != nil {
+			return t.writer.offset(r.SourcePartition, r.SourceOffset)
 		}
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: hv})
+		return nil
 	}
 	if rec.KafkaPartition != nil {
 		kr.Partition = *rec.KafkaPartition
 		kr.Context = context.WithValue(context.Background(), explicitPartition{}, true)
 	}
+	if t.eos != nil {
+		if err := t.beginTransaction(); err != nil {
+			return err
+		}
+	}
 	src := r
 	t.producer.Produce(context.Background(), kr, func(kr *kgo.Record, err error) {
+		if err != nil && t.errs.cfg.tolerateAll && t.eos == nil {
+			// Kafka's producerSendFailed with errors.tolerance=all: the
+			// failure is reported and the record counts as done.
+			t.errs.reportFailed(&processingContext{source: src, stage: stageKafkaProduce, class: sourceTaskClass, err: err})
+			return
+		}
 		if err != nil {
-			t.sendMu.Lock()
-			if t.sendMu.err == nil {
-				t.sendMu.err = fmt.Errorf("send to %s failed: %w", kr.Topic, err)
-			}
-			t.sendMu.Unlock()
+			t.setSendError(fmt.Errorf("send to %s failed: %w", kr.Topic, err))
 			return
 		}
 		if t.committer != nil {
@@ -244,6 +293,70 @@ func (t *sourceTask) send(r *sdk.SourceRecord) error {
 		return t.writer.offset(r.SourcePartition, r.SourceOffset)
 	}
 	return nil
+}
+
+// sourceTaskClass is the class Kafka names for failed sends.
+const sourceTaskClass = "org.apache.kafka.connect.runtime.AbstractWorkerSourceTask"
+
+// transformAndConvert runs r through the transformation chain and the
+// converters, each step through the error handler. It returns a nil
+// record when r is dropped or skipped, and an error that fails the task.
+func (t *sourceTask) transformAndConvert(r *sdk.SourceRecord) (*kgo.Record, sdk.Record, error) {
+	pc := &processingContext{source: r}
+	skip := func(ok bool, err error) bool { return !ok || err != nil }
+	tr := &transform.Record{Record: r.Record}
+	for _, s := range t.chain.Stages {
+		var out *transform.Record
+		ok, err := t.errs.execute(t.ctx, pc, stageTransformation, s.Class, func() error {
+			var err error
+			out, err = s.Apply(tr)
+			return err
+		})
+		if skip(ok, err) {
+			return nil, sdk.Record{}, err
+		}
+		if out == nil {
+			return nil, sdk.Record{}, nil
+		}
+		tr = out
+	}
+	rec := tr.Record
+	kr := &kgo.Record{Topic: rec.Topic, Timestamp: rec.Timestamp}
+	ok, err := t.errs.execute(t.ctx, pc, stageKeyConverter, t.convs.keyClass, func() error {
+		var err error
+		if kr.Key, err = t.convs.key.FromConnectData(rec.Topic, rec.KeySchema, rec.Key); err != nil {
+			return fmt.Errorf("key converter failed for topic %s: %w", rec.Topic, err)
+		}
+		return nil
+	})
+	if skip(ok, err) {
+		return nil, rec, err
+	}
+	ok, err = t.errs.execute(t.ctx, pc, stageValueConverter, t.convs.valueClass, func() error {
+		var err error
+		if kr.Value, err = t.convs.value.FromConnectData(rec.Topic, rec.ValueSchema, rec.Value); err != nil {
+			return fmt.Errorf("value converter failed for topic %s: %w", rec.Topic, err)
+		}
+		return nil
+	})
+	if skip(ok, err) {
+		return nil, rec, err
+	}
+	ok, err = t.errs.execute(t.ctx, pc, stageHeaderConverter, t.convs.headerClass, func() error {
+		kr.Headers = kr.Headers[:0]
+		for _, h := range rec.Headers {
+			hv, err := t.convs.header.FromConnectHeader(rec.Topic, h.Key, h.Schema, h.Value)
+			if err != nil {
+				return fmt.Errorf("header converter failed for header %s: %w", h.Key, err)
+			}
+			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: hv})
+		}
+		return nil
+	})
+	if skip(ok, err) {
+		return nil, rec, err
+	}
+	return kr, rec, nil
 }
 
 func (t *sourceTask) sendError() error {

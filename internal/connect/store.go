@@ -12,9 +12,8 @@ import (
 // (ConfigStore, Kafka's ConfigBackingStore), the status of connectors and
 // tasks (StatusStore, StatusBackingStore) and source offsets (OffsetStore,
 // OffsetBackingStore). Standalone mode keeps configurations and statuses
-// in memory and offsets in a file; distributed mode will implement the
-// same interfaces over the connect-configs, connect-status and
-// connect-offsets topics.
+// in memory and offsets in a file; distributed mode implements the same
+// interfaces over the config, status and offset topics (kafkastore*.go).
 
 // TargetState is what an operator wants a connector to do.
 type TargetState string
@@ -55,8 +54,9 @@ type ConfigStore interface {
 	// Snapshot returns a copy of the whole state.
 	Snapshot() ConfigSnapshot
 	// PutConnectorConfig creates or replaces a connector's configuration,
-	// setting its target state (a replaced connector keeps its tasks until
-	// PutTaskConfigs).
+	// setting its target state ("" keeps the current one, STARTED for a
+	// new connector); a replaced connector keeps its tasks until
+	// PutTaskConfigs.
 	PutConnectorConfig(name string, config map[string]string, target TargetState) error
 	// RemoveConnectorConfig removes a connector and its tasks.
 	RemoveConnectorConfig(name string) error
@@ -105,9 +105,14 @@ func (c ConnectorConfigState) clone() ConnectorConfigState {
 func (s *MemoryConfigStore) PutConnectorConfig(name string, config map[string]string, target TargetState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.mu.connectors[name]
+	c, exists := s.mu.connectors[name]
 	c.Config = maps.Clone(config)
-	c.Target = target
+	switch {
+	case target != "":
+		c.Target = target
+	case !exists:
+		c.Target = TargetStarted
+	}
 	s.mu.connectors[name] = c
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	sdk "github.com/gregor-streaming/gregor/connect"
+	"github.com/gregor-streaming/gregor/connect/transform"
 )
 
 // Connector property names (Kafka's ConnectorConfig, SinkConnectorConfig,
@@ -57,23 +58,6 @@ func knownPlugin(t sdk.PluginType) sdk.Validator {
 	}}
 }
 
-// unsupportedUnless refuses values other than the given one, for features
-// Gregor does not have yet.
-func unsupportedUnless(allowed func(any) bool, feature string) sdk.Validator {
-	return sdk.ValidatorFunc{Doc: "", Func: func(name string, v any) error {
-		if allowed(v) {
-			return nil
-		}
-		return sdk.ConfigError(name, v, "Gregor Connect does not support "+feature+" yet")
-	}}
-}
-
-func isEmptyList(v any) bool { l, _ := v.([]string); return len(l) == 0 }
-func isEmptyString(v any) bool {
-	s, _ := v.(string)
-	return s == ""
-}
-
 // baseConnectorDef defines what every connector configuration has (Kafka's
 // ConnectorConfig.configDef).
 func baseConnectorDef() *sdk.ConfigDef {
@@ -104,10 +88,10 @@ func baseConnectorDef() *sdk.ConfigDef {
 		Define(sdk.ConfigKey{Name: HeaderConverterConfig, Type: sdk.ConfigClass, Validator: knownPlugin(sdk.PluginHeaderConverter),
 			Importance: sdk.ImportanceLow, Documentation: "HeaderConverter class used to convert between Kafka Connect format and the serialized form that is written to Kafka.",
 			Group: commonGroup, OrderInGroup: next(), Width: sdk.WidthShort, DisplayName: "Header converter class"}).
-		Define(sdk.ConfigKey{Name: transformsConfig, Type: sdk.ConfigList, Default: "", Validator: unsupportedUnless(isEmptyList, "transformations (SMTs)"),
+		Define(sdk.ConfigKey{Name: transformsConfig, Type: sdk.ConfigList, Default: "", Validator: aliasValidator("transformation"),
 			Importance: sdk.ImportanceLow, Documentation: "Aliases for the transformations to be applied to records.",
 			Group: transformsGroup, OrderInGroup: next(), Width: sdk.WidthLong, DisplayName: "Transforms"}).
-		Define(sdk.ConfigKey{Name: predicatesConfig, Type: sdk.ConfigList, Default: "", Validator: unsupportedUnless(isEmptyList, "predicates"),
+		Define(sdk.ConfigKey{Name: predicatesConfig, Type: sdk.ConfigList, Default: "", Validator: aliasValidator("predicate"),
 			Importance: sdk.ImportanceLow, Documentation: "Aliases for the predicates used by transformations.",
 			Group: predicatesGroup, OrderInGroup: next(), Width: sdk.WidthLong, DisplayName: "Predicates"}).
 		Define(sdk.ConfigKey{Name: configReloadConfig, Type: sdk.ConfigString, Default: "restart", Validator: sdk.In("none", "restart"),
@@ -120,7 +104,7 @@ func baseConnectorDef() *sdk.ConfigDef {
 			Documentation: "The maximum duration in milliseconds between consecutive retry attempts.",
 			Group:         errorGroup, OrderInGroup: nextErr(), Width: sdk.WidthMedium, DisplayName: "Maximum Delay Between Retries for Errors"}).
 		Define(sdk.ConfigKey{Name: errorsToleranceConfig, Type: sdk.ConfigString, Default: "none",
-			Validator:  sdk.AllOf(sdk.In("none", "all"), unsupportedUnless(func(v any) bool { return v == "none" }, "errors.tolerance=all")),
+			Validator:  sdk.In("none", "all"),
 			Importance: sdk.ImportanceMedium, Documentation: "Behavior for tolerating errors during connector operation. 'none' is the default value and signals that any error will result in an immediate connector task failure; 'all' changes the behavior to skip over problematic records.",
 			Group: errorGroup, OrderInGroup: nextErr(), Width: sdk.WidthShort, DisplayName: "Error Tolerance"}).
 		Define(sdk.ConfigKey{Name: errorsLogEnable, Type: sdk.ConfigBoolean, Default: "false", Importance: sdk.ImportanceMedium,
@@ -134,13 +118,16 @@ func baseConnectorDef() *sdk.ConfigDef {
 var (
 	sourceConnectorDef = baseConnectorDef().
 				Define(sdk.ConfigKey{Name: exactlyOnceConfig, Type: sdk.ConfigString, Default: "requested", Validator: sdk.CaseInsensitiveIn("requested", "required"),
-			Importance: sdk.ImportanceMedium, Documentation: "Permitted values are requested, required. Exactly-once source support needs distributed mode; a standalone worker does not use it.",
+			Importance: sdk.ImportanceMedium, Documentation: "Permitted values are requested, required. If set to \"required\", forces a preflight check for the connector to ensure that it can provide exactly-once semantics with the given configuration. Some connectors may be capable of providing exactly-once semantics but not signal to Connect that they support this; in that case, documentation for the connector should be consulted carefully before creating it, and the value for this property should be set to \"requested\". Additionally, if the value is set to \"required\" but the worker that performs preflight validation does not have exactly-once support enabled for source connectors, requests to create or validate the connector will fail.",
 			Group: eosGroup, OrderInGroup: 1, Width: sdk.WidthShort, DisplayName: "Exactly once support"}).
 		Define(sdk.ConfigKey{Name: transactionBoundary, Type: sdk.ConfigString, Default: "poll", Validator: sdk.CaseInsensitiveIn("poll", "interval", "connector"),
-			Importance: sdk.ImportanceMedium, Documentation: "Permitted values are: poll, interval, connector. Used by exactly-once source support only.",
+			Importance: sdk.ImportanceMedium, Documentation: "Permitted values are: poll, interval, connector. If set to 'poll', a new producer transaction will be started and committed for every batch of records that each task from this connector provides to Connect. If set to 'connector', relies on connector-defined transaction boundaries; note that not all connectors are capable of defining their own transaction boundaries, and in that case, attempts to instantiate a connector with this value will fail. Finally, if set to 'interval', commits transactions only after a user-defined time interval has passed.",
 			Group: eosGroup, OrderInGroup: 2, Width: sdk.WidthShort, DisplayName: "Transaction Boundary"}).
+		Define(sdk.ConfigKey{Name: transactionBoundaryInterval, Type: sdk.ConfigLong, Validator: nonNegativeInterval{},
+			Importance: sdk.ImportanceLow, Documentation: "If 'transaction.boundary' is set to 'interval', determines the interval for producer transaction commits by connector tasks. If unset, defaults to the value of the worker-level 'offset.flush.interval.ms' property. It has no effect if a different transaction.boundary is specified.",
+			Group: eosGroup, OrderInGroup: 3, Width: sdk.WidthShort, DisplayName: "Transaction boundary interval"}).
 		Define(sdk.ConfigKey{Name: offsetsStorageTopicConf, Type: sdk.ConfigString, Importance: sdk.ImportanceLow,
-			Documentation: "The name of a separate offsets topic to use for this connector (distributed mode).",
+			Documentation: "The name of a separate offsets topic to use for this connector. If empty or not specified, the worker’s global offsets topic name will be used. If specified, the offsets topic will be created if it does not already exist on the Kafka cluster targeted by this connector (which may be different from the one used for the worker's global offsets topic if the bootstrap.servers property of the connector's producer has been overridden from the worker's). Only applicable in distributed mode; in standalone mode, setting this property will have no effect.",
 			Group:         offsetsGroup, OrderInGroup: 1, Width: sdk.WidthLong, DisplayName: "Offsets topic"})
 
 	sinkConnectorDef = baseConnectorDef().
@@ -150,10 +137,28 @@ var (
 		Define(sdk.ConfigKey{Name: topicsRegexConfig, Type: sdk.ConfigString, Default: "", Validator: regexValidator{},
 			Importance: sdk.ImportanceHigh, Documentation: "Regular expression giving topics to consume. Gregor compiles it with Go's regexp (RE2) syntax, anchored at both ends as Java's Pattern.matches. Only one of topics or topics.regex should be specified.",
 			Group: commonGroup, OrderInGroup: 4, Width: sdk.WidthLong, DisplayName: "Topics regex"}).
-		Define(sdk.ConfigKey{Name: dlqTopicConfig, Type: sdk.ConfigString, Default: "", Validator: unsupportedUnless(isEmptyString, "dead letter queues"),
-			Importance: sdk.ImportanceMedium, Documentation: "The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when processed by this sink connector, transformations, or converter.",
-			Group: errorGroup, OrderInGroup: 6, Width: sdk.WidthMedium, DisplayName: "DLQ Topic Name"})
+		Define(sdk.ConfigKey{Name: dlqTopicConfig, Type: sdk.ConfigString, Default: "",
+			Importance: sdk.ImportanceMedium, Documentation: "The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when processed by this sink connector, or its transformations or converters. The topic name is blank by default, which means that no messages are to be recorded in the DLQ.",
+			Group: errorGroup, OrderInGroup: 6, Width: sdk.WidthMedium, DisplayName: "Dead Letter Queue Topic Name"}).
+		Define(sdk.ConfigKey{Name: dlqReplicationFactorConfig, Type: sdk.ConfigShort, Default: "3",
+			Importance: sdk.ImportanceMedium, Documentation: "Replication factor used to create the dead letter queue topic when it doesn't already exist.",
+			Group: errorGroup, OrderInGroup: 7, Width: sdk.WidthMedium, DisplayName: "Dead Letter Queue Topic Replication Factor"}).
+		Define(sdk.ConfigKey{Name: dlqContextHeadersConfig, Type: sdk.ConfigBoolean, Default: "false",
+			Importance: sdk.ImportanceMedium, Documentation: "If true, add headers containing error context to the messages written to the dead letter queue. To avoid clashing with headers from the original record, all error context header keys, all error context header keys will start with <code>__connect.errors.</code>",
+			Group: errorGroup, OrderInGroup: 8, Width: sdk.WidthMedium, DisplayName: "Enable Error Context Headers"})
 )
+
+// nonNegativeInterval is transaction.boundary.interval.ms's validator.
+type nonNegativeInterval struct{}
+
+func (nonNegativeInterval) EnsureValid(name string, v any) error {
+	if n, ok := v.(int64); ok && n < 0 {
+		return sdk.ConfigError(name, v, "Interval must be non-negative")
+	}
+	return nil
+}
+
+func (nonNegativeInterval) String() string { return "" }
 
 type regexValidator struct{}
 
@@ -301,9 +306,11 @@ func validateConnectorConfig(props map[string]string, nullKeys []string) (*Confi
 	if plugin.Type == sdk.PluginSink {
 		base = sinkConnectorDef
 	}
+	base = enrichConfigDef(base, props)
 	values := base.Validate(props)
 	if plugin.Type == sdk.PluginSink {
 		validateSinkTopics(props, values)
+		validateSinkDLQ(props, values)
 	}
 	for _, k := range nullKeys {
 		values = append(values, sdk.ConfigValue{Name: k, Visible: true, Errors: []string{"Null value can not be supplied as the configuration value."}})
@@ -396,6 +403,35 @@ func validateSinkTopics(props map[string]string, values []sdk.ConfigValue) {
 		add("topics and topics.regex are mutually exclusive options, but both are set.")
 	case !hasTopics && !hasRegex:
 		add("Must configure one of topics or topics.regex")
+	}
+}
+
+// validateSinkDLQ adds SinkConnectorConfig.validate's errors for a dead
+// letter queue topic the connector also consumes.
+func validateSinkDLQ(props map[string]string, values []sdk.ConfigValue) {
+	dlq := trimmed(props[dlqTopicConfig])
+	if dlq == "" {
+		return
+	}
+	add := func(name, msg string) {
+		for i := range values {
+			if values[i].Name == name {
+				values[i].Errors = append(values[i].Errors, msg)
+			}
+		}
+	}
+	topics := transform.ListValue(props[topicsConfig])
+	if contains(topics, dlq) {
+		msg := fmt.Sprintf("The DLQ topic '%s' may not be included in the list of topics ('%s=[%s]') consumed by the connector", dlq, topicsConfig, strings.Join(topics, ", "))
+		add(topicsConfig, msg)
+		add(dlqTopicConfig, msg)
+	}
+	if re := trimmed(props[topicsRegexConfig]); re != "" {
+		if r, err := regexp.Compile("^(?:" + re + ")$"); err == nil && r.MatchString(dlq) {
+			msg := fmt.Sprintf("The DLQ topic '%s' may not be included in the regex matching the topics ('%s=%s') consumed by the connector", dlq, topicsRegexConfig, re)
+			add(topicsRegexConfig, msg)
+			add(dlqTopicConfig, msg)
+		}
 	}
 }
 

@@ -40,6 +40,7 @@ type Worker struct {
 		connectors map[string]*workerConnector
 		tasks      map[TaskID]taskRunner
 		closed     bool
+		eos        *exactlyOnceSource // nil: source tasks run at least once
 	}
 	wg sync.WaitGroup // task goroutines
 }
@@ -311,29 +312,58 @@ func (w *Worker) startTask(id TaskID, connConfig, taskConfig map[string]string, 
 	if err != nil {
 		return fail(err)
 	}
+	errCfg, err := parseErrorConfig(connConfig)
+	if err != nil {
+		return fail(err)
+	}
 	chain, err := newTransformChain(connConfig)
 	if err != nil {
 		return fail(err)
+	}
+	var reporters []errorReporter
+	if errCfg.logEnable {
+		reporters = append(reporters, logReporter{log: w.log, task: id, includeMessages: errCfg.logIncludeMessages})
 	}
 	w.putTaskStatus(id, StateUnassigned, nil)
 	base := newTaskBase(w, id, target)
 	var r taskRunner
 	switch conn := p.New().(type) {
 	case sdk.SourceConnector:
-		st, err := newSourceTask(base, conn.NewTask(), taskConfig, convs, chain)
+		var eos *eosTask
+		if e := w.exactlyOnce(); e != nil {
+			if eos, err = w.newEOSTask(e, id, connConfig); err != nil {
+				chain.Close()
+				return fail(err)
+			}
+		}
+		st, err := newSourceTask(base, conn.NewTask(), taskConfig, convs, chain, newErrorHandler(errCfg, reporters...), eos)
 		if err != nil {
+			chain.Close()
 			return fail(err)
 		}
 		r = st
 		w.wg.Go(st.run)
 	case sdk.SinkConnector:
-		st, err := newSinkTask(base, conn.NewTask(), taskConfig, convs, chain)
+		var dlq *dlqReporter
+		if errCfg.dlqTopic != "" {
+			if dlq, err = w.newDLQReporter(id, errCfg); err != nil {
+				chain.Close()
+				return fail(err)
+			}
+			reporters = append(reporters, dlq)
+		}
+		st, err := newSinkTask(base, conn.NewTask(), taskConfig, convs, chain, newErrorHandler(errCfg, reporters...), dlq)
 		if err != nil {
+			chain.Close()
+			if dlq != nil {
+				dlq.close()
+			}
 			return fail(err)
 		}
 		r = st
 		w.wg.Go(st.run)
 	default:
+		chain.Close()
 		return fail(fmt.Errorf("plugin %s is neither a source nor a sink connector", p.Class))
 	}
 	w.mu.Lock()

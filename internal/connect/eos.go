@@ -1,0 +1,230 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Exactly-once source support (KIP-618). With it enabled on the worker,
+// every source task produces through a transactional producer whose
+// transactional.id is "<group.id>-<connector>-<task>" (Kafka's
+// Worker.taskTransactionalId) and writes its offsets, as records of the
+// offsets topic, in the same transaction as the records they follow:
+//
+//	BeginTransaction
+//	  Produce record …  (the task's topics)          ┐ one transaction per
+//	  Produce offset …  (offsets topic, key = ["<connector>",{<partition>}])  ┘ boundary
+//	Flush; EndTransaction(commit)
+//
+// A consumer reading with isolation.level=read_committed — the offsets
+// store included — therefore sees a batch of records exactly when it sees
+// their offsets: after a crash the restarted task resumes right after the
+// last committed record. Starting the task's producer (InitProducerId with
+// its transactional.id) fences a zombie instance of the same task and
+// aborts its open transaction.
+//
+// transaction.boundary picks when transactions commit: "poll" (default)
+// after each batch Poll returns, "interval" every
+// transaction.boundary.interval.ms (default offset.flush.interval.ms).
+// "connector" (boundaries chosen by the connector through a
+// TransactionContext) is refused: the Go SDK has no TransactionContext
+// yet. A failed send or commit aborts the transaction and fails the task;
+// a clean stop commits the open transaction.
+//
+// A distributed worker enables it when its exactly.once.source.support is
+// "enabled" (exactlyOnceSourceFor, eos_distributed.go; Kafka's standalone mode does not
+// support it), through setExactlyOnceSource before tasks start. Its
+// offsets store then reads the offsets topic read_committed (kafkaLog
+// reads every internal topic that way), so a task never resumes from the
+// offsets of an aborted or still open transaction.
+
+// Property names of exactly-once sources: the worker's (Kafka's
+// DistributedConfig; read by exactlyOnceSourceFor, eos_distributed.go)
+// and the connector's (SourceConnectorConfig).
+const (
+	ExactlyOnceSourceSupportConfig = "exactly.once.source.support"
+	transactionBoundaryInterval    = "transaction.boundary.interval.ms"
+)
+
+// exactlyOnceSource is a worker's exactly-once source configuration.
+type exactlyOnceSource struct {
+	// GroupID is the worker group's group.id, the transactional ids'
+	// prefix.
+	GroupID string
+	// OffsetsTopic is the worker's offset.storage.topic, where offsets
+	// go unless a connector sets offsets.storage.topic.
+	OffsetsTopic string
+}
+
+// setExactlyOnceSource makes the worker run source tasks started from now
+// on with exactly-once support (nil: at least once).
+func (w *Worker) setExactlyOnceSource(e *exactlyOnceSource) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mu.eos = e
+}
+
+func (w *Worker) exactlyOnce() *exactlyOnceSource {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.eos
+}
+
+// transactionalID is a source task's transactional.id (Kafka's
+// Worker.taskTransactionalId).
+func transactionalID(groupID string, id TaskID) string {
+	return groupID + "-" + id.Connector + "-" + strconv.Itoa(id.Task)
+}
+
+// eosTask is one source task's exactly-once settings.
+type eosTask struct {
+	transactionalID string
+	offsetsTopic    string
+	// interval is the commit interval of transaction.boundary=interval;
+	// 0 commits after every poll.
+	interval time.Duration
+}
+
+// newEOSTask reads a connector's exactly-once settings.
+func (w *Worker) newEOSTask(e *exactlyOnceSource, id TaskID, connConfig map[string]string) (*eosTask, error) {
+	t := &eosTask{transactionalID: transactionalID(e.GroupID, id), offsetsTopic: e.OffsetsTopic}
+	switch strings.ToLower(trimmed(connConfig[transactionBoundary])) {
+	case "", "poll":
+	case "interval":
+		t.interval = w.cfg.OffsetFlushInterval
+		if s := trimmed(connConfig[transactionBoundaryInterval]); s != "" {
+			ms, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || ms < 0 {
+				return nil, fmt.Errorf("invalid %s %q", transactionBoundaryInterval, s)
+			}
+			t.interval = time.Duration(ms) * time.Millisecond
+		}
+		if t.interval == 0 {
+			t.interval = time.Nanosecond // every poll, through the interval path
+		}
+	case "connector":
+		return nil, errors.New("transaction.boundary=connector is not supported: Gregor's connector SDK has no TransactionContext")
+	default:
+		return nil, fmt.Errorf("invalid %s %q", transactionBoundary, connConfig[transactionBoundary])
+	}
+	if topic := trimmed(connConfig[offsetsStorageTopicConf]); topic != "" {
+		t.offsetsTopic = topic
+		if err := w.ensureCompactedTopic(topic); err != nil {
+			return nil, err
+		}
+	}
+	if t.offsetsTopic == "" {
+		return nil, errors.New("exactly-once source support needs an offsets topic")
+	}
+	return t, nil
+}
+
+// ensureCompactedTopic creates a connector's own offsets topic, compacted,
+// unless it exists.
+func (w *Worker) ensureCompactedTopic(topic string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	compact := "compact"
+	resp, err := w.admin.CreateTopic(ctx, -1, -1, map[string]*string{"cleanup.policy": &compact}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create offsets topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// producerOpts are the producer options of an exactly-once task.
+func (e *eosTask) producerOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.TransactionalID(e.transactionalID), kgo.RequiredAcks(kgo.AllISRAcks())}
+}
+
+// beginTransaction opens the task's transaction if none is open.
+func (t *sourceTask) beginTransaction() error {
+	if t.txnOpen {
+		return nil
+	}
+	if err := t.producer.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	t.txnOpen, t.txnStart = true, time.Now()
+	return nil
+}
+
+// commitTransaction writes the pending offsets into the open transaction
+// and commits it (Kafka's ExactlyOnceWorkerSourceTask.commitTransaction).
+// Any failure aborts the transaction and is returned: it fails the task.
+func (t *sourceTask) commitTransaction() error {
+	t.commitMu.Lock()
+	defer t.commitMu.Unlock()
+	entries := t.writer.take()
+	if !t.txnOpen && len(entries) == 0 {
+		return nil
+	}
+	if err := t.beginTransaction(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		t.producer.Produce(context.Background(), &kgo.Record{Topic: t.eos.offsetsTopic, Key: e.Key, Value: e.Value}, func(r *kgo.Record, err error) {
+			if err != nil {
+				t.setSendError(fmt.Errorf("send offsets to %s failed: %w", r.Topic, err))
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.w.cfg.OffsetFlushTimeout+30*time.Second)
+	defer cancel()
+	if err := t.producer.Flush(ctx); err != nil {
+		t.abortTransaction()
+		return fmt.Errorf("flush transaction: %w", err)
+	}
+	if err := t.sendError(); err != nil {
+		t.abortTransaction()
+		return fmt.Errorf("aborted transaction after a failed send: %w", err)
+	}
+	if err := t.producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.txnOpen = false
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	t.txnOpen = false
+	t.log.Debug("Committed transaction", "offsets", len(entries))
+	if t.committer != nil {
+		if err := safeCall(t.committer.Commit); err != nil {
+			t.log.Warn("Exception thrown while calling task.commit()", "err", err)
+		}
+	}
+	return nil
+}
+
+// abortTransaction aborts the open transaction, if any (best effort: a
+// transaction left open is aborted when the task's next instance starts).
+func (t *sourceTask) abortTransaction() {
+	if !t.txnOpen {
+		return
+	}
+	t.txnOpen = false
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := t.producer.AbortBufferedRecords(ctx); err != nil {
+		t.log.Warn("Abort buffered records failed", "err", err)
+	}
+	if err := t.producer.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.log.Warn("Abort transaction failed", "err", err)
+	}
+}
+
+// maybeCommitTransaction commits at the transaction boundary, after a
+// poll: always for "poll", once the interval has passed for "interval".
+func (t *sourceTask) maybeCommitTransaction() error {
+	if t.eos.interval > 0 && t.txnOpen && time.Since(t.txnStart) < t.eos.interval {
+		return nil
+	}
+	return t.commitTransaction()
+}
