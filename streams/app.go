@@ -95,6 +95,13 @@ type App struct {
 	rstCl *kgo.Client
 	rst   *restorer
 
+	// Standbys and interactive queries (standby.go, query.go).
+	acfg     appCfg
+	assignor *taskAssignor
+	sbyCl    *kgo.Client // standby changelogs; nil without standbys
+	// global runs the global tables' consumer (global_state.go).
+	global *globalThread
+
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the stream thread has stopped
@@ -117,6 +124,8 @@ type App struct {
 		// generation than lostGen before it reports RUNNING.
 		lost    bool
 		lostGen int32
+		// standbys are the standby tasks (standby.go).
+		standbys map[TaskID]*task
 	}
 
 	// Owned by the stream thread.
@@ -131,6 +140,8 @@ type App struct {
 		err     error
 		started bool
 		tasks   []TaskID
+		// standbys is the standby task list for StandbyTasks.
+		standbys []TaskID
 	}
 }
 
@@ -155,6 +166,22 @@ func New(topo *Topology, opts ...Opt) (*App, error) {
 	}
 	a.tm.tasks = map[TaskID]*task{}
 	a.tm.byTP = map[topicPartition]*task{}
+	a.tm.standbys = map[TaskID]*task{}
+	for _, o := range opts {
+		if o, ok := o.(appOpt); ok {
+			o(&a.acfg)
+		}
+	}
+	if err := a.acfg.validate(); err != nil {
+		return nil, err
+	}
+	a.assignor = &taskAssignor{
+		tasks:    func(counts map[string]int32) map[TaskID][]topicPartition { return a.topo.tasksFor(a.cfg.appID, counts) },
+		local:    a.localTasks,
+		stateful: a.isStateful,
+		standbys: a.acfg.standbys,
+		endpoint: a.acfg.endpoint,
+	}
 	a.env = &taskEnv{
 		topo:         topo,
 		appID:        c.appID,
@@ -303,6 +330,9 @@ func (a *App) start() error {
 	if err != nil {
 		return err
 	}
+	if err := a.startGlobal(base); err != nil {
+		return err
+	}
 
 	rstOpts := append(append([]kgo.Opt{}, base...),
 		kgo.KeepControlRecords(),
@@ -322,10 +352,10 @@ func (a *App) start() error {
 		topics = append(topics, topic)
 	}
 	sort.Strings(topics)
-	assignor := &taskAssignor{
-		tasks: func(counts map[string]int32) map[TaskID][]topicPartition { return a.topo.tasksFor(a.cfg.appID, counts) },
-		local: a.localTasks,
+	if err := a.newStandbyClient(base); err != nil {
+		return err
 	}
+	assignor := a.assignor
 	opts := append(append([]kgo.Opt{}, base...),
 		kgo.ConsumerGroup(a.cfg.appID),
 		kgo.ConsumeTopics(topics...),
@@ -431,6 +461,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 }
 
 func (a *App) closeClients() {
+	a.stopGlobal()
 	if a.sess != nil {
 		a.sess.Close()
 	} else if a.cl != nil {
@@ -438,6 +469,9 @@ func (a *App) closeClients() {
 	}
 	if a.rstCl != nil {
 		a.rstCl.Close()
+	}
+	if a.sbyCl != nil {
+		a.sbyCl.Close()
 	}
 	if a.admCl != nil {
 		a.admCl.Close()
@@ -463,6 +497,7 @@ func (a *App) loop() error {
 			return nil
 		}
 		wait := min(max(a.cfg.commitInterval-time.Since(a.lastCommit), 5*time.Millisecond), time.Second)
+		wait = a.punctuationWait(wait)
 		pctx, cancel := context.WithTimeout(a.ctx, wait)
 		fetches := a.cl.PollRecords(pctx, a.cfg.maxPollRecords)
 		cancel()
@@ -490,6 +525,12 @@ func (a *App) loop() error {
 		}
 
 		if err := a.processFetches(fetches); err != nil {
+			if a.ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := a.punctuateWallClock(); err != nil {
 			if a.ctx.Err() != nil {
 				return nil
 			}
@@ -546,6 +587,9 @@ func (a *App) processFetches(fetches kgo.Fetches) error {
 			}
 		}
 	}
+	if err := a.maintainStandbysLocked(); err != nil {
+		return err
+	}
 	_, gen := a.cl.GroupMetadata()
 	if a.tm.lost {
 		a.tm.lost, a.tm.lostGen = false, max(gen, a.tm.lostGen)
@@ -568,6 +612,11 @@ func (a *App) sortedTasksLocked() []*task {
 func (a *App) restorePendingLocked() error {
 	var specs []restoreSpec
 	for _, t := range a.tm.pending {
+		if t.state == taskRestoring {
+			// A promoted standby: on from where it is.
+			specs = append(specs, t.resumeRestore()...)
+			continue
+		}
 		if t.state != taskCreated {
 			continue
 		}
@@ -631,6 +680,7 @@ func (a *App) commit() error {
 		for _, t := range a.tm.tasks {
 			t.markCommitted()
 		}
+		a.checkpointStandbysLocked()
 		a.tm.Unlock()
 		a.afterCommit(ctx, offsets)
 		return nil
@@ -667,6 +717,7 @@ func (a *App) commit() error {
 			return err
 		}
 	}
+	a.checkpointStandbysLocked()
 	a.afterCommit(ctx, offsets)
 	return nil
 }
@@ -831,6 +882,13 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			continue
 		}
 		t := newTask(a.env, a.realSub[tps[0].topic], id, tps)
+		if sb := a.tm.standbys[id]; sb != nil {
+			if pt, err := a.promoteStandbyLocked(sb, tps); err != nil {
+				a.log.Warn("streams: promoting standby task", "task", id, "err", err)
+			} else {
+				t = pt
+			}
+		}
 		a.tm.tasks[id] = t
 		for _, tp := range tps {
 			a.tm.byTP[tp] = t
@@ -959,6 +1017,7 @@ func (a *App) shutdown(loopErr error) {
 	}
 	a.tm.Lock()
 	a.closeTasksLocked(a.sortedTasksLocked(), clean)
+	a.closeStandbysLocked(true)
 	a.tm.pending = nil
 	a.tm.Unlock()
 	a.cl.AllowRebalance()

@@ -51,6 +51,21 @@ func planTopics(t *Topology, appID string, external map[string]int32) (*topicPla
 			counts[name] = int32(it.partitions)
 		}
 	}
+	// A repartition topic co-partitioned with external topics takes
+	// their count (the subscription and response topics of foreign-key
+	// joins, whose writers read each other's topics, need it).
+	for _, group := range t.copartition {
+		for _, topic := range group {
+			if n, ok := counts[topic]; ok && !t.isInternal(topic) {
+				for _, it := range group {
+					if _, set := counts[it]; !set && t.isInternal(it) {
+						counts[it] = n
+					}
+				}
+				break
+			}
+		}
+	}
 	// writers[topic] lists the sub-topologies that write to it.
 	writers := map[string][]*subtopology{}
 	for _, g := range t.subtopologies {
@@ -97,7 +112,7 @@ func planTopics(t *Topology, appID string, external map[string]int32) (*topicPla
 			n := counts[topic]
 			if !t.isInternal(topic) {
 				if externalCount != 0 && n != externalCount {
-					return nil, fmt.Errorf("%w: %v have partition counts that differ", ErrCopartition, group)
+					return nil, fmt.Errorf("%w: %v have partition counts that differ (%s has %d, another %d); repartition one side to join them", ErrCopartition, group, topic, n, externalCount)
 				}
 				externalCount = n
 			}

@@ -18,6 +18,9 @@ type KTable[K, V any] struct {
 	keySerde   serde.Serde[K]
 	valueSerde serde.Serde[V]
 	store      string
+	// getter reads the rows of a table without a store of its own,
+	// from the stores it derives from (join_table.go); nil if none.
+	getter *tableGetter[K, V]
 }
 
 // Name returns the name of the node that emits the table's updates.
@@ -149,6 +152,9 @@ func (t KTable[K, V]) filter(pred func(K, V) bool, not bool, opts []OpOpt) KTabl
 	keep := func(k K, v V) bool { return pred(k, v) != not }
 	out := KTable[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde}
 	out.store = materializeIf(t.b, o, t.keySerde, t.valueSerde)
+	if out.store == "" {
+		out.getter = mapGetter(t, func(k K, v V) (V, bool) { return v, keep(k, v) })
+	}
 	addProcessor(t.b, name, []string{t.node}, storeList(out.store), tableMapper(out.store, func(k K, v V) (V, bool) { return v, keep(k, v) }))
 	return out
 }
@@ -161,6 +167,9 @@ func TableMapValues[K, V, VR any](t KTable[K, V], fn func(key K, value V) VR, op
 	vs := serdeOr[VR](t.b, "value", o.valueSerde, nil)
 	out := KTable[K, VR]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: vs}
 	out.store = materializeIf(t.b, o, t.keySerde, vs)
+	if out.store == "" {
+		out.getter = mapGetter(t, func(k K, v V) (VR, bool) { return fn(k, v), true })
+	}
 	addProcessor(t.b, name, []string{t.node}, storeList(out.store), tableMapper(out.store, func(k K, v V) (VR, bool) { return fn(k, v), true }))
 	return out
 }

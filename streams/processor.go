@@ -53,6 +53,12 @@ type ProcessorContext[K, V any] interface {
 	WallClockTime() time.Time
 	// Commit asks the runtime to commit the task as soon as possible.
 	Commit()
+	// Schedule calls fn every interval of stream time or of wall-clock
+	// time (Kafka's ProcessorContext.schedule; see PunctuationType for
+	// when each fires). fn runs on the task's goroutine and may use
+	// stores and Forward. Schedule panics if interval is below a
+	// millisecond, as Kafka throws.
+	Schedule(interval time.Duration, typ PunctuationType, fn Punctuator) Cancellable
 	// Logger returns the application's logger with the task attached.
 	Logger() *slog.Logger
 }

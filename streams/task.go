@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gregor-streaming/gregor/streams/state"
@@ -48,6 +49,16 @@ type taskEnv struct {
 	extractor    TimestampExtractor
 	dlq          string
 	collector    collector
+
+	// metrics count restored records (standby.go).
+	metrics struct {
+		restored       atomic.Int64
+		standbyUpdated atomic.Int64
+	}
+
+	// globals are the global stores, shared by every task (nil
+	// without global tables); set before the first task is made.
+	globals *globalStores
 
 	mu struct {
 		sync.Mutex
@@ -138,6 +149,13 @@ type task struct {
 	// each input partition.
 	consumed map[topicPartition]kgo.EpochOffset
 
+	// The punctuation schedules (punctuation.go).
+	streamPunctuation punctuationQueue
+	wallPunctuation   punctuationQueue
+	// standby is set for a standby task (standby.go): its stores
+	// follow their changelogs; it processes nothing.
+	standby bool
+
 	mu struct {
 		sync.Mutex
 		// changelogOffsets is the offset after the last acknowledged
@@ -188,7 +206,9 @@ func (t *task) openStores() ([]restoreSpec, error) {
 		t.log.Warn("streams: ignoring unreadable checkpoint", "err", err)
 		cp = map[topicPartition]int64{}
 	}
-	if t.env.eos {
+	// A standby reads committed changelog data only: its checkpoint
+	// stays valid under exactly_once_v2 (standby.go).
+	if t.env.eos && !t.standby {
 		if err := removeCheckpoint(t.dir); err != nil {
 			return nil, err
 		}
@@ -246,6 +266,11 @@ func (t *task) restoreBatch(ts *taskStore, recs []*kgo.Record) error {
 	if err := ts.inner.PutAll(entries); err != nil {
 		return fmt.Errorf("streams: task %s: restore %s: %w", t.id, ts.spec.name, err)
 	}
+	if t.standby {
+		t.env.metrics.standbyUpdated.Add(int64(len(recs)))
+	} else {
+		t.env.metrics.restored.Add(int64(len(recs)))
+	}
 	return nil
 }
 
@@ -285,6 +310,7 @@ func (t *task) initTopology() error {
 			}
 		}
 	}
+	t.attachGlobalStores()
 	for _, n := range t.nodes {
 		if err := n.init(); err != nil {
 			return fmt.Errorf("streams: task %s: %w", t.id, err)
@@ -353,6 +379,9 @@ func (t *task) process() error {
 		best.recs[0] = queuedRecord{}
 		best.recs = best.recs[1:]
 		if err := t.processOne(bestTP, qr); err != nil {
+			return err
+		}
+		if err := t.maybePunctuateStreamTime(); err != nil {
 			return err
 		}
 	}

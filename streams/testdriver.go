@@ -88,6 +88,12 @@ func NewTestDriver(topo *Topology, opts ...Opt) (*TestDriver, error) {
 		dlq:          c.dlq,
 		collector:    (*driverCollector)(d),
 	}
+	globals, err := openGlobalStores(d.env, true)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.env.globals = globals
 	for _, sub := range topo.subtopologies {
 		var tps []topicPartition
 		for _, topic := range sub.topics {
@@ -134,6 +140,9 @@ func (d *TestDriver) pipe(r *kgo.Record) error {
 	if d.closed {
 		return ErrClosed
 	}
+	if g := d.env.globals; g != nil && g.byTopic[r.Topic] != nil {
+		return g.apply(r) // a global table's topic: applied at once
+	}
 	if _, ok := d.byTopic[r.Topic]; !ok {
 		return fmt.Errorf("streams: test driver: topic %q is not a source of the topology", r.Topic)
 	}
@@ -166,8 +175,55 @@ func (d *TestDriver) pipe(r *kgo.Record) error {
 	return nil
 }
 
-// AdvanceWallClockTime moves the driver's wall clock forward.
-func (d *TestDriver) AdvanceWallClockTime(by time.Duration) { d.clock = d.clock.Add(by) }
+// AdvanceWallClockTime moves the driver's wall clock forward and runs the
+// wall-clock punctuations that are now due, each once, with everything
+// their output causes in the topology (Kafka's advanceWallClockTime). It
+// returns the error that a punctuation failed with.
+func (d *TestDriver) AdvanceWallClockTime(by time.Duration) error {
+	if d.closed {
+		return ErrClosed
+	}
+	d.clock = d.clock.Add(by)
+	for _, t := range d.tasks {
+		if _, err := t.maybePunctuateWallClock(d.clock); err != nil {
+			return err
+		}
+		if err := d.env.fatal(); err != nil {
+			return err
+		}
+		if err := d.processPending(); err != nil {
+			return err
+		}
+	}
+	for _, t := range d.tasks {
+		t.markCommitted()
+	}
+	return nil
+}
+
+// processPending processes the records that tasks wrote to topics the
+// topology reads (a punctuator's output), until there are none.
+func (d *TestDriver) processPending() error {
+	for {
+		d.mu.Lock()
+		if len(d.mu.pending) == 0 {
+			d.mu.Unlock()
+			return nil
+		}
+		r := d.mu.pending[0]
+		d.mu.pending = d.mu.pending[1:]
+		d.mu.Unlock()
+		in := *r
+		t := d.byTopic[r.Topic]
+		t.addRecords(topicPartition{r.Topic, 0}, []*kgo.Record{&in})
+		if err := t.process(); err != nil {
+			return err
+		}
+		if err := d.env.fatal(); err != nil {
+			return err
+		}
+	}
+}
 
 // StateStore returns the named store, to be asserted to its type, or nil.
 func (d *TestDriver) StateStore(name string) StateStore {
@@ -220,6 +276,11 @@ func (d *TestDriver) Close() error {
 	var errs []error
 	for _, t := range d.tasks {
 		if err := t.closeClean(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if g := d.env.globals; g != nil {
+		if err := g.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -33,6 +33,9 @@ type Builder struct {
 	index       int
 	err         error
 	built       bool
+
+	// globals are the global tables (global.go).
+	globals []*globalSpec
 }
 
 type nodeKind int
@@ -185,6 +188,7 @@ type Topology struct {
 	stores        map[string]*storeSpec
 	internal      map[string]*internalTopic
 	copartition   [][]string
+	globals       []*globalSpec
 	subtopologies []*subtopology
 	// sourceSub maps each source topic to its sub-topology.
 	sourceSub map[string]*subtopology
@@ -277,6 +281,7 @@ func (b *Builder) Build() (*Topology, error) {
 		stores:      b.stores,
 		internal:    b.internal,
 		copartition: b.copartition,
+		globals:     b.globals,
 		sourceSub:   map[string]*subtopology{},
 	}
 	groups := map[int]*subtopology{}
@@ -393,5 +398,6 @@ func (t *Topology) Describe() string {
 		}
 		sb.WriteString("\n")
 	}
+	t.describeGlobals(&sb)
 	return sb.String()
 }
