@@ -13,8 +13,8 @@ import (
 // listTopics, fetchTopicMetadata, fetchTopicOffsets and deleteTopics; a
 // producer sending keys, null keys, null, empty and binary values and
 // repeated headers, uncompressed and gzip; and kafkajs's Fetch request
-// (its Consumer needs consumer groups, which Gregor does not have yet),
-// reading every partition to its end and once more at the end.
+// sent directly, reading every partition to its end and once more at the
+// end (kafkajs's group Consumer is tested in tests/security).
 func TestKafkajs(t *testing.T) {
 	t.Parallel()
 	node, dir := requireKafkajs(t)

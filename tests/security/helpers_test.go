@@ -1,5 +1,5 @@
 // Package security tests Gregor's TLS and SASL listeners end to end:
-// franz-go's kgo, kcat (librdkafka) and python's confluent-kafka against
+// franz-go's kgo, kcat (librdkafka), python's confluent-kafka and kafkajs against
 // SSL, mutual TLS, SASL_PLAINTEXT and SASL_SSL with PLAIN and
 // SCRAM-SHA-256/512, re-authentication (KIP-368), a three-node cluster
 // whose brokers and controllers talk SASL_SSL to each other, dynamic
