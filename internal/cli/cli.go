@@ -70,6 +70,10 @@ func Main(args []string) int {
 		Stderr: os.Stderr,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
+	// The process's own logger is the default too, so that code logging
+	// through slog.Default (connectors, Streams examples) writes the same
+	// format to the same place.
+	slog.SetDefault(env.Logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, env, args)
