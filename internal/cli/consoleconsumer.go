@@ -542,12 +542,12 @@ func consolePoll(ctx context.Context, cl *kgo.Client, timeout time.Duration) ([]
 			return nil, kgo.ErrClientClosed
 		}
 		var firstErr error
-		fetches.EachError(func(_ string, _ int32, err error) {
+		fetches.EachError(func(topic string, _ int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) {
 				return
 			}
 			if firstErr == nil {
-				firstErr = err
+				firstErr = clientError(topic, err)
 			}
 		})
 		if recs := fetches.Records(); len(recs) > 0 {

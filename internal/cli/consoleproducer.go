@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -496,9 +497,26 @@ func (s *consoleSender) send(ctx context.Context, r *kgo.Record) error {
 		defer s.mu.Unlock()
 		writeToolLog(s.stderr, "ERROR",
 			fmt.Sprintf("Error when sending message to topic %s with key: %s, value: %s with error:", r.Topic, keyDesc, valueDesc),
-			"org.apache.kafka.clients.producer.internals.ErrorLoggingCallback", err)
+			"org.apache.kafka.clients.producer.internals.ErrorLoggingCallback", clientError(r.Topic, err))
 	})
 	return nil
+}
+
+// clientError is the exception a Kafka client raises for err on topic,
+// as the tools print it (the producer's send callback, the console
+// consumer, the perf test): an error code becomes its Java exception,
+// and a topic the user may not use is named as Kafka's
+// TopicAuthorizationException names it ("Not authorized to access
+// topics: [payments]"). Other errors are left as they are.
+func clientError(topic string, err error) error {
+	if errors.Is(err, kerr.TopicAuthorizationFailed) {
+		return errors.New("org.apache.kafka.common.errors.TopicAuthorizationException: Not authorized to access topics: [" + topic + "]")
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return errors.New(javaErrorString(err))
+	}
+	return err
 }
 
 // optionalArg rewrites a joptsimple option with an optional argument

@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"regexp"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -213,6 +216,26 @@ func TestConsoleProducerUsage(t *testing.T) {
 		err := runConsoleProducer(context.Background(), env, tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestClientError checks the exception the tools print: Kafka's
+// producer names the topic it may not write (TopicAuthorizationException)
+// and prints other error codes as their Java exceptions.
+func TestSendError(t *testing.T) {
+	other := errors.New("context deadline exceeded")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{kerr.TopicAuthorizationFailed, "org.apache.kafka.common.errors.TopicAuthorizationException: Not authorized to access topics: [payments]"},
+		{fmt.Errorf("produce: %w", kerr.TopicAuthorizationFailed), "org.apache.kafka.common.errors.TopicAuthorizationException: Not authorized to access topics: [payments]"},
+		{kerr.MessageTooLarge, "org.apache.kafka.common.errors.RecordTooLargeException: " + kerr.MessageTooLarge.Description},
+		{other, other.Error()},
+	} {
+		if got := clientError("payments", tc.err).Error(); got != tc.want {
+			t.Errorf("clientError(%v) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }

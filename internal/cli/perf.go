@@ -312,7 +312,7 @@ func perfProduce(ctx context.Context, env *Env, cfg *perfProduceConfig) error {
 				}
 			}
 		} else if ctx.Err() == nil && errorsSeen.Add(1) <= perfMaxErrorsShown {
-			fmt.Fprintln(env.Stderr, err)
+			fmt.Fprintln(env.Stderr, clientError(r.Topic, err))
 		}
 		*r = kgo.Record{}
 		pool.Put(r)

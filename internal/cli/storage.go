@@ -33,8 +33,9 @@ package cli
 // doc draws the format). The metadata directory is then a "dynamic
 // metadata (voter) directory". Other nodes (brokers, static quorums,
 // Gregor's quorum-less single node) write no log: their first start
-// creates it. --feature and --add-scram are checked and accepted but have
-// no other effect.
+// creates it. --feature is checked and accepted but has no other effect.
+// --add-scram is refused (errAddScram), before anything is written: the
+// SCRAM users are made with kafka-configs once the cluster runs.
 
 import (
 	"context"
@@ -63,6 +64,12 @@ func init() {
 }
 
 const storageUsage = "usage: kafka-storage [-h] {info,format,random-uuid} ..."
+
+// errAddScram is format's answer to --add-scram, which Gregor does not
+// support yet.
+const errAddScram = "--add-scram is not supported by Gregor yet: start the cluster, then create SCRAM users with " +
+	"kafka-configs.sh --alter --entity-type users --entity-name NAME --add-config 'SCRAM-SHA-512=[password=SECRET]' " +
+	"as a user who can log in with PLAIN (see docs/security.md)."
 
 // latestMetadataVersion is the metadata.version format writes by default:
 // Kafka 4.0's latest production version (see server's ApiVersions).
@@ -158,7 +165,7 @@ func storageFormat(env *Env, args []string) error {
 	fs.Alias("c", "config")
 	clusterID := fs.String("cluster-id", "CLUSTER_ID", "The cluster ID to use.")
 	fs.Alias("t", "cluster-id")
-	fs.Strings("add-scram", "ADD_SCRAM", "A SCRAM_CREDENTIAL to add to the __cluster_metadata log e.g.\n"+
+	scrams := fs.Strings("add-scram", "ADD_SCRAM", "A SCRAM_CREDENTIAL to add to the __cluster_metadata log e.g.\n"+
 		"'SCRAM-SHA-256=[name=alice,password=alice-secret]'\n"+
 		"'SCRAM-SHA-512=[name=alice,iterations=8192,salt=\"N3E=\",saltedpassword=\"YCE=\"]'")
 	fs.Alias("S", "add-scram")
@@ -218,6 +225,12 @@ func storageFormat(env *Env, args []string) error {
 		if _, err := parseInt16(strings.TrimSpace(level)); err != nil {
 			return &kafkaError{Msg: "Can't parse feature=level string " + f + ": unable to parse " + strings.TrimSpace(level) + " as a short."}
 		}
+	}
+	// Kafka writes --add-scram's UserScramCredentialRecords into the
+	// bootstrap metadata; Gregor has no bootstrap records yet, so refuse
+	// rather than format a cluster whose users cannot log in.
+	if len(*scrams) > 0 {
+		return &kafkaError{Msg: errAddScram}
 	}
 	// The metadata directory is "dynamic" when the quorum is formed with
 	// KIP-853 voters; a voter when this node is one of them.
