@@ -14,9 +14,6 @@ package server
 // client's principal (authorize.go).
 
 import (
-	"context"
-	"time"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -32,31 +29,10 @@ func init() {
 }
 
 func (s *Server) handleCreateAcls(c *conn, req *kmsg.CreateACLsRequest) kmsg.Response {
+	if done := s.gateACLChange(c, req); done != nil {
+		return done
+	}
 	resp := req.ResponseKind().(*kmsg.CreateACLsResponse)
-	fail := func(code *kerr.Error, msg string) kmsg.Response {
-		for range req.Creations {
-			r := kmsg.NewCreateACLsResponseResult()
-			r.ErrorCode, r.ErrorMessage = code.Code, kmsg.StringPtr(msg)
-			resp.Results = append(resp.Results, r)
-		}
-		return resp
-	}
-	switch {
-	case s.deps.Authorizer == nil:
-		return fail(kerr.SecurityDisabled, "No Authorizer is configured.")
-	case !c.authorizedCluster(acl.OpAlter):
-		return fail(kerr.ClusterAuthorizationFailed, "Cluster authorization failed.")
-	}
-	if s.deps.Forwarder != nil && !s.cfg.ControllerEndpoint {
-		return s.forwardACLRequest(c.ctx, req, func(r kmsg.Response) bool {
-			for _, res := range r.(*kmsg.CreateACLsResponse).Results {
-				if res.ErrorCode == kerr.NotController.Code {
-					return true
-				}
-			}
-			return false
-		}, func() kmsg.Response { return fail(kerr.RequestTimedOut, "No active controller answered.") })
-	}
 	bindings := make([]acl.Binding, len(req.Creations))
 	for i, cr := range req.Creations {
 		bindings[i] = acl.Binding{
@@ -73,27 +49,51 @@ func (s *Server) handleCreateAcls(c *conn, req *kmsg.CreateACLsRequest) kmsg.Res
 	return resp
 }
 
-// forwardACLRequest relays req to the active controller until a
-// response that retry does not refuse arrives, or Config.ForwardTimeout
-// passes (then it answers timedOut()), as forward.go does for the other
-// admin requests.
-func (s *Server) forwardACLRequest(ctx context.Context, req kmsg.Request, retry func(kmsg.Response) bool, timedOut func() kmsg.Response) kmsg.Response {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
-	defer cancel()
-	backoff := forwardBackoff
-	for {
-		resp, err := s.deps.Forwarder.Forward(ctx, req)
-		if err == nil && !retry(resp) {
-			return resp
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			s.log.Warn("no active controller answered a forwarded request", "api", kmsg.NameForKey(req.Key()))
-			return timedOut()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, forwardBackoffMax)
+// gateACLChange runs what CreateAcls and DeleteAcls (req) do before the
+// controller applies an ACL change (Kafka's AclApis and ControllerApis).
+// It returns nil when this node applies req itself; otherwise the
+// response to send, with one result per creation or filter of req:
+//
+//	no authorizer                  SECURITY_DISABLED, "No Authorizer is configured."
+//	no ALTER on the CLUSTER        CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed."
+//	broker of a controller quorum  the active controller's response (forwardWithin:
+//	                               retried while a result says NOT_CONTROLLER), or
+//	                               after Config.ForwardTimeout REQUEST_TIMED_OUT,
+//	                               "No active controller answered."
+func (s *Server) gateACLChange(c *conn, req kmsg.Request) kmsg.Response {
+	switch {
+	case s.deps.Authorizer == nil:
+		return aclChangeFailed(req, kerr.SecurityDisabled, "No Authorizer is configured.")
+	case !c.authorizedCluster(acl.OpAlter):
+		return aclChangeFailed(req, kerr.ClusterAuthorizationFailed, "Cluster authorization failed.")
+	case s.forwardsToController():
+		return s.forwardWithin(c.ctx, req, s.cfg.ForwardTimeout, func() kmsg.Response {
+			return aclChangeFailed(req, kerr.RequestTimedOut, "No active controller answered.")
+		})
 	}
+	return nil
+}
+
+// aclChangeFailed answers every creation or filter of req, a
+// CreateAcls or DeleteAcls request, with code and msg.
+func aclChangeFailed(req kmsg.Request, code *kerr.Error, msg string) kmsg.Response {
+	switch r := req.(type) {
+	case *kmsg.CreateACLsRequest:
+		resp := r.ResponseKind().(*kmsg.CreateACLsResponse)
+		for range r.Creations {
+			res := kmsg.NewCreateACLsResponseResult()
+			res.ErrorCode, res.ErrorMessage = code.Code, kmsg.StringPtr(msg)
+			resp.Results = append(resp.Results, res)
+		}
+		return resp
+	case *kmsg.DeleteACLsRequest:
+		resp := r.ResponseKind().(*kmsg.DeleteACLsResponse)
+		for range r.Filters {
+			res := kmsg.NewDeleteACLsResponseResult()
+			res.ErrorCode, res.ErrorMessage = code.Code, kmsg.StringPtr(msg)
+			resp.Results = append(resp.Results, res)
+		}
+		return resp
+	}
+	panic("server: not an ACL change: " + kmsg.NameForKey(req.Key()))
 }

@@ -11,7 +11,6 @@ package server
 // forward the request there, authorized here (authorize.go).
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/acl"
@@ -26,31 +25,10 @@ func init() {
 }
 
 func (s *Server) handleDeleteAcls(c *conn, req *kmsg.DeleteACLsRequest) kmsg.Response {
+	if done := s.gateACLChange(c, req); done != nil { // 30_create_acls.go
+		return done
+	}
 	resp := req.ResponseKind().(*kmsg.DeleteACLsResponse)
-	fail := func(code *kerr.Error, msg string) kmsg.Response {
-		for range req.Filters {
-			r := kmsg.NewDeleteACLsResponseResult()
-			r.ErrorCode, r.ErrorMessage = code.Code, kmsg.StringPtr(msg)
-			resp.Results = append(resp.Results, r)
-		}
-		return resp
-	}
-	switch {
-	case s.deps.Authorizer == nil:
-		return fail(kerr.SecurityDisabled, "No Authorizer is configured.")
-	case !c.authorizedCluster(acl.OpAlter):
-		return fail(kerr.ClusterAuthorizationFailed, "Cluster authorization failed.")
-	}
-	if s.deps.Forwarder != nil && !s.cfg.ControllerEndpoint {
-		return s.forwardACLRequest(c.ctx, req, func(r kmsg.Response) bool {
-			for _, res := range r.(*kmsg.DeleteACLsResponse).Results {
-				if res.ErrorCode == kerr.NotController.Code {
-					return true
-				}
-			}
-			return false
-		}, func() kmsg.Response { return fail(kerr.RequestTimedOut, "No active controller answered.") })
-	}
 	filters := make([]acl.Filter, len(req.Filters))
 	for i, f := range req.Filters {
 		filters[i] = acl.Filter{

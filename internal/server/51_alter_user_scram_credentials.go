@@ -6,15 +6,10 @@ package server
 // derives the stored and server keys and commits them to the metadata
 // log (controller/scram.go), so every broker can authenticate the user.
 // A broker of a controller quorum forwards the request to the active
-// controller, retrying while results say NOT_CONTROLLER (as forward.go
-// does for the other admin requests); the controller listener serves it
-// too.
+// controller, retrying while results say NOT_CONTROLLER (forward.go);
+// the controller listener serves it too.
 
 import (
-	"context"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/controller"
@@ -22,16 +17,13 @@ import (
 
 func init() {
 	h := handler{key: 51, min: 0, max: 0, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleAlterUserScramCredentials(c.ctx, r.(*kmsg.AlterUserSCRAMCredentialsRequest)), nil
+		return s.handleAlterUserScramCredentials(r.(*kmsg.AlterUserSCRAMCredentialsRequest)), nil
 	}}
 	register(h)
 	registerController(h)
 }
 
-func (s *Server) handleAlterUserScramCredentials(ctx context.Context, req *kmsg.AlterUserSCRAMCredentialsRequest) kmsg.Response {
-	if s.deps.Forwarder != nil && !s.cfg.ControllerEndpoint {
-		return s.forwardScram(ctx, req)
-	}
+func (s *Server) handleAlterUserScramCredentials(req *kmsg.AlterUserSCRAMCredentialsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
 	dels := make([]controller.ScramDeletion, 0, len(req.Deletions))
 	for _, d := range req.Deletions {
@@ -47,51 +39,4 @@ func (s *Server) handleAlterUserScramCredentials(ctx context.Context, req *kmsg.
 		resp.Results = append(resp.Results, rr)
 	}
 	return resp
-}
-
-// forwardScram relays req to the active controller until a response
-// without NOT_CONTROLLER arrives or Config.ForwardTimeout passes (then
-// every user gets REQUEST_TIMED_OUT).
-func (s *Server) forwardScram(ctx context.Context, req *kmsg.AlterUserSCRAMCredentialsRequest) kmsg.Response {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
-	defer cancel()
-	backoff := forwardBackoff
-	for {
-		resp, err := s.deps.Forwarder.Forward(ctx, req)
-		if err == nil {
-			r := resp.(*kmsg.AlterUserSCRAMCredentialsResponse)
-			retry := false
-			for _, res := range r.Results {
-				retry = retry || res.ErrorCode == kerr.NotController.Code
-			}
-			if !retry {
-				return r
-			}
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			s.log.Warn("no active controller answered a forwarded request", "api", "AlterUserScramCredentials")
-			out := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
-			seen := map[string]bool{}
-			add := func(user string) {
-				if !seen[user] {
-					seen[user] = true
-					rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
-					rr.User, rr.ErrorCode = user, kerr.RequestTimedOut.Code
-					out.Results = append(out.Results, rr)
-				}
-			}
-			for _, d := range req.Deletions {
-				add(d.Name)
-			}
-			for _, u := range req.Upsertions {
-				add(u.Name)
-			}
-			return out
-		case <-t.C:
-		}
-		backoff = min(2*backoff, forwardBackoffMax)
-	}
 }

@@ -14,16 +14,13 @@ package server
 // top-level INVALID_UPDATE_VERSION, which v0-1 also report per feature
 // (Kafka's UpdateFeaturesResponse.createWithErrors). A broker of a
 // controller quorum forwards the request to the active controller,
-// retrying while it answers NOT_CONTROLLER; the controller listener
+// retrying while it answers NOT_CONTROLLER (forward.go; REQUEST_TIMED_OUT
+// per feature too before v2 when none answers); the controller listener
 // serves it too. The levels reach ApiVersions' finalized features on
 // every node once applied. Gregor has no authorizer (ALTER on CLUSTER in
 // Kafka).
 
 import (
-	"context"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/internal/controller"
@@ -31,16 +28,13 @@ import (
 
 func init() {
 	h := handler{key: 57, min: 0, max: 2, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.handleUpdateFeatures(c.ctx, r.(*kmsg.UpdateFeaturesRequest)), nil
+		return s.handleUpdateFeatures(r.(*kmsg.UpdateFeaturesRequest)), nil
 	}}
 	register(h)
 	registerController(h)
 }
 
-func (s *Server) handleUpdateFeatures(ctx context.Context, req *kmsg.UpdateFeaturesRequest) kmsg.Response {
-	if s.deps.Forwarder != nil && !s.cfg.ControllerEndpoint {
-		return s.forwardUpdateFeatures(ctx, req)
-	}
+func (s *Server) handleUpdateFeatures(req *kmsg.UpdateFeaturesRequest) kmsg.Response {
 	updates := make([]controller.FeatureUpdate, 0, len(req.FeatureUpdates))
 	for _, u := range req.FeatureUpdates {
 		t := controller.UpgradeType(u.UpgradeType)
@@ -69,30 +63,4 @@ func updateFeaturesResponse(req *kmsg.UpdateFeaturesRequest, code int16, msg *st
 		}
 	}
 	return resp
-}
-
-// forwardUpdateFeatures relays req to the active controller until it
-// answers other than NOT_CONTROLLER or Config.ForwardTimeout passes
-// (then REQUEST_TIMED_OUT).
-func (s *Server) forwardUpdateFeatures(ctx context.Context, req *kmsg.UpdateFeaturesRequest) kmsg.Response {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
-	defer cancel()
-	backoff := forwardBackoff
-	for {
-		resp, err := s.deps.Forwarder.Forward(ctx, req)
-		if err == nil {
-			if r := resp.(*kmsg.UpdateFeaturesResponse); r.ErrorCode != kerr.NotController.Code {
-				return r
-			}
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			s.log.Warn("no active controller answered a forwarded request", "api", "UpdateFeatures")
-			return updateFeaturesResponse(req, kerr.RequestTimedOut.Code, nil)
-		case <-t.C:
-		}
-		backoff = min(2*backoff, forwardBackoffMax)
-	}
 }

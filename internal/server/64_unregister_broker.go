@@ -14,10 +14,6 @@ package server
 // REQUEST_TIMED_OUT.
 
 import (
-	"context"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -26,7 +22,7 @@ func init() {
 		return s.handleUnregisterBroker(r.(*kmsg.UnregisterBrokerRequest)), nil
 	}})
 	register(handler{key: 64, min: 0, max: 0, quorumOnly: true, fn: func(s *Server, c *conn, r kmsg.Request) (kmsg.Response, error) {
-		return s.forwardUnregisterBroker(c.ctx, r.(*kmsg.UnregisterBrokerRequest)), nil
+		return s.forward(c.ctx, r), nil // forward.go
 	}})
 }
 
@@ -36,31 +32,4 @@ func (s *Server) handleUnregisterBroker(req *kmsg.UnregisterBrokerRequest) kmsg.
 		resp.ErrorCode, resp.ErrorMessage = codeOf(err), messageOf(err)
 	}
 	return resp
-}
-
-// forwardUnregisterBroker relays req from a broker listener to the
-// active controller.
-func (s *Server) forwardUnregisterBroker(ctx context.Context, req *kmsg.UnregisterBrokerRequest) kmsg.Response {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
-	defer cancel()
-	backoff := forwardBackoff
-	for {
-		r, err := s.deps.Forwarder.Forward(ctx, req)
-		if err == nil {
-			resp := r.(*kmsg.UnregisterBrokerResponse)
-			if resp.ErrorCode != kerr.NotController.Code {
-				return resp
-			}
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			resp := req.ResponseKind().(*kmsg.UnregisterBrokerResponse)
-			resp.ErrorCode = kerr.RequestTimedOut.Code
-			return resp
-		case <-t.C:
-		}
-		backoff = min(2*backoff, forwardBackoffMax)
-	}
 }

@@ -92,44 +92,10 @@ func listenerNames(ls []kmsg.AddRaftVoterRequestListener) string {
 
 // forwardRaftVoter relays AddRaftVoter or RemoveRaftVoter from a broker
 // listener to the active controller, retrying while none answers or the
-// one asked is not the Raft leader, for at most timeout.
+// one asked is not the Raft leader, for at most timeout (no less than
+// Config.ForwardTimeout); then REQUEST_TIMED_OUT (forward.go).
 func (s *Server) forwardRaftVoter(ctx context.Context, req kmsg.Request, timeout time.Duration) kmsg.Response {
-	ctx, cancel := context.WithTimeout(ctx, max(timeout, s.cfg.ForwardTimeout))
-	defer cancel()
-	backoff := forwardBackoff
-	for {
-		r, err := s.deps.Forwarder.Forward(ctx, req)
-		if err == nil {
-			switch code := voterErrorCode(r); code {
-			case kerr.NotController.Code, kerr.NotLeaderForPartition.Code:
-			default:
-				return r
-			}
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			resp := req.ResponseKind()
-			switch r := resp.(type) {
-			case *kmsg.AddRaftVoterResponse:
-				r.ErrorCode = kerr.RequestTimedOut.Code
-			case *kmsg.RemoveRaftVoterResponse:
-				r.ErrorCode = kerr.RequestTimedOut.Code
-			}
-			return resp
-		case <-t.C:
-		}
-		backoff = min(2*backoff, forwardBackoffMax)
-	}
-}
-
-func voterErrorCode(r kmsg.Response) int16 {
-	switch r := r.(type) {
-	case *kmsg.AddRaftVoterResponse:
-		return r.ErrorCode
-	case *kmsg.RemoveRaftVoterResponse:
-		return r.ErrorCode
-	}
-	return 0
+	return s.forwardWithin(ctx, req, max(timeout, s.cfg.ForwardTimeout), func() kmsg.Response {
+		return failedResponse(req, kerr.RequestTimedOut)
+	})
 }

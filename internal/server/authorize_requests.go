@@ -162,8 +162,8 @@ func (c *conn) checkRequest(req kmsg.Request) kmsg.Response {
 // of the responses without one.
 func refuse(req kmsg.Request, code *kerr.Error, msg string) kmsg.Response {
 	switch r := req.(type) {
-	case *kmsg.ElectLeadersRequest:
-		return failedResponse(req, code)
+	case *kmsg.ElectLeadersRequest, *kmsg.AlterUserSCRAMCredentialsRequest, *kmsg.AlterClientQuotasRequest:
+		return failedResponse(req, code) // forward.go
 	case *kmsg.WriteTxnMarkersRequest:
 		resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
 		for _, m := range r.Markers {
@@ -180,37 +180,6 @@ func refuse(req kmsg.Request, code *kerr.Error, msg string) kmsg.Response {
 				rm.Topics = append(rm.Topics, rt)
 			}
 			resp.Markers = append(resp.Markers, rm)
-		}
-		return resp
-	case *kmsg.AlterUserSCRAMCredentialsRequest:
-		resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
-		seen := map[string]bool{}
-		add := func(user string) {
-			if !seen[user] {
-				seen[user] = true
-				rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
-				rr.User, rr.ErrorCode = user, code.Code
-				resp.Results = append(resp.Results, rr)
-			}
-		}
-		for _, d := range r.Deletions {
-			add(d.Name)
-		}
-		for _, u := range r.Upsertions {
-			add(u.Name)
-		}
-		return resp
-	case *kmsg.AlterClientQuotasRequest:
-		resp := req.ResponseKind().(*kmsg.AlterClientQuotasResponse)
-		for _, e := range r.Entries {
-			re := kmsg.NewAlterClientQuotasResponseEntry()
-			re.ErrorCode = code.Code
-			for _, en := range e.Entity {
-				x := kmsg.NewAlterClientQuotasResponseEntryEntity()
-				x.Type, x.Name = en.Type, en.Name
-				re.Entity = append(re.Entity, x)
-			}
-			resp.Entries = append(resp.Entries, re)
 		}
 		return resp
 	}

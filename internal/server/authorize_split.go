@@ -69,40 +69,25 @@ func (c *conn) splitRequest(req kmsg.Request) (kmsg.Request, func(kmsg.Response)
 		return c.splitDeleteTopics(r)
 	case *kmsg.CreatePartitionsRequest:
 		serve := *r
-		serve.Topics = nil
-		var denied []string
-		for _, t := range r.Topics {
-			if c.authorized(acl.OpAlter, acl.ResourceTopic, t.Topic) {
-				serve.Topics = append(serve.Topics, t)
-			} else {
-				denied = append(denied, t.Topic)
-			}
-		}
+		var denied []kmsg.CreatePartitionsRequestTopic
+		serve.Topics, denied = partitionBy(r.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool {
+			return c.authorized(acl.OpAlter, acl.ResourceTopic, t.Topic)
+		})
 		return orNil(&serve, len(serve.Topics) > 0), func(resp kmsg.Response) kmsg.Response {
 			out := resp.(*kmsg.CreatePartitionsResponse)
 			for _, t := range denied {
 				st := kmsg.NewCreatePartitionsResponseTopic()
-				st.Topic, st.ErrorCode, st.ErrorMessage = t, kerr.TopicAuthorizationFailed.Code, kmsg.StringPtr(authorizationFailed)
+				st.Topic, st.ErrorCode, st.ErrorMessage = t.Topic, kerr.TopicAuthorizationFailed.Code, kmsg.StringPtr(authorizationFailed)
 				out.Topics = append(out.Topics, st)
 			}
 			return out
 		}
 	case *kmsg.AlterConfigsRequest:
 		serve := *r
-		serve.Resources = nil
-		type refusal struct {
-			typ  kmsg.ConfigResourceType
-			name string
-			code *kerr.Error
-		}
-		var denied []refusal
-		for _, res := range r.Resources {
-			if code := c.alterConfigsRefusal(res.ResourceType, res.ResourceName); code != nil {
-				denied = append(denied, refusal{res.ResourceType, res.ResourceName, code})
-			} else {
-				serve.Resources = append(serve.Resources, res)
-			}
-		}
+		var denied []configRefusal
+		serve.Resources, denied = splitConfigResources(c, r.Resources, func(res kmsg.AlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return res.ResourceType, res.ResourceName
+		})
 		return orNil(&serve, len(serve.Resources) > 0), func(resp kmsg.Response) kmsg.Response {
 			out := resp.(*kmsg.AlterConfigsResponse)
 			for _, d := range denied {
@@ -114,20 +99,10 @@ func (c *conn) splitRequest(req kmsg.Request) (kmsg.Request, func(kmsg.Response)
 		}
 	case *kmsg.IncrementalAlterConfigsRequest:
 		serve := *r
-		serve.Resources = nil
-		type refusal struct {
-			typ  kmsg.ConfigResourceType
-			name string
-			code *kerr.Error
-		}
-		var denied []refusal
-		for _, res := range r.Resources {
-			if code := c.alterConfigsRefusal(res.ResourceType, res.ResourceName); code != nil {
-				denied = append(denied, refusal{res.ResourceType, res.ResourceName, code})
-			} else {
-				serve.Resources = append(serve.Resources, res)
-			}
-		}
+		var denied []configRefusal
+		serve.Resources, denied = splitConfigResources(c, r.Resources, func(res kmsg.IncrementalAlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return res.ResourceType, res.ResourceName
+		})
 		return orNil(&serve, len(serve.Resources) > 0), func(resp kmsg.Response) kmsg.Response {
 			out := resp.(*kmsg.IncrementalAlterConfigsResponse)
 			for _, d := range denied {
@@ -139,6 +114,21 @@ func (c *conn) splitRequest(req kmsg.Request) (kmsg.Request, func(kmsg.Response)
 		}
 	}
 	return req, keep
+}
+
+// partitionBy returns the items of all that keep accepts and the
+// others, each in the order of all (nil when there are none). keep is
+// called once per item, in order, so it may consume a budget. The
+// results share no memory with all's backing array.
+func partitionBy[T any](all []T, keep func(T) bool) (kept, rest []T) {
+	for _, x := range all {
+		if keep(x) {
+			kept = append(kept, x)
+		} else {
+			rest = append(rest, x)
+		}
+	}
+	return kept, rest
 }
 
 // orNil returns req, or nil when nothing of it is left to serve.
@@ -161,6 +151,30 @@ func configResourceACL(t kmsg.ConfigResourceType, name string) (acl.ResourceType
 	return acl.ResourceCluster, acl.ClusterName, kerr.ClusterAuthorizationFailed
 }
 
+// configRefusal is a config resource the principal may not
+// ALTER_CONFIGS and the error that refuses it.
+type configRefusal struct {
+	typ  kmsg.ConfigResourceType
+	name string
+	code *kerr.Error
+}
+
+// splitConfigResources returns the resources of all (AlterConfigs or
+// IncrementalAlterConfigs resources, which id names) that the principal
+// may ALTER_CONFIGS, and the refusals of the others, each in request
+// order; each resource is authorized once.
+func splitConfigResources[R any](c *conn, all []R, id func(R) (kmsg.ConfigResourceType, string)) (allowed []R, denied []configRefusal) {
+	allowed, _ = partitionBy(all, func(r R) bool {
+		t, name := id(r)
+		if code := c.alterConfigsRefusal(t, name); code != nil {
+			denied = append(denied, configRefusal{t, name, code})
+			return false
+		}
+		return true
+	})
+	return allowed, denied
+}
+
 // alterConfigsRefusal is nil when the principal may ALTER_CONFIGS the
 // resource, else the error that refuses it.
 func (c *conn) alterConfigsRefusal(t kmsg.ConfigResourceType, name string) *kerr.Error {
@@ -174,15 +188,10 @@ func (c *conn) alterConfigsRefusal(t kmsg.ConfigResourceType, name string) *kerr
 func (c *conn) splitCreateTopics(r *kmsg.CreateTopicsRequest) (kmsg.Request, func(kmsg.Response) kmsg.Response) {
 	clusterCreate := c.authorizedCluster(acl.OpCreate)
 	serve := *r
-	serve.Topics = nil
-	var denied []string
-	for _, t := range r.Topics {
-		if clusterCreate || c.authorized(acl.OpCreate, acl.ResourceTopic, t.Topic) {
-			serve.Topics = append(serve.Topics, t)
-		} else {
-			denied = append(denied, t.Topic)
-		}
-	}
+	var denied []kmsg.CreateTopicsRequestTopic
+	serve.Topics, denied = partitionBy(r.Topics, func(t kmsg.CreateTopicsRequestTopic) bool {
+		return clusterCreate || c.authorized(acl.OpCreate, acl.ResourceTopic, t.Topic)
+	})
 	return orNil(&serve, len(serve.Topics) > 0), func(resp kmsg.Response) kmsg.Response {
 		out := resp.(*kmsg.CreateTopicsResponse)
 		for i := range out.Topics {
@@ -191,9 +200,9 @@ func (c *conn) splitCreateTopics(r *kmsg.CreateTopicsRequest) (kmsg.Request, fun
 				t.Configs, t.ConfigErrorCode = nil, kerr.TopicAuthorizationFailed.Code
 			}
 		}
-		for _, name := range denied {
+		for _, t := range denied {
 			st := kmsg.NewCreateTopicsResponseTopic()
-			st.Topic, st.ErrorCode, st.ErrorMessage = name, kerr.TopicAuthorizationFailed.Code, kmsg.StringPtr(authorizationFailed)
+			st.Topic, st.ErrorCode, st.ErrorMessage = t.Topic, kerr.TopicAuthorizationFailed.Code, kmsg.StringPtr(authorizationFailed)
 			st.NumPartitions, st.ReplicationFactor = -1, -1
 			out.Topics = append(out.Topics, st)
 		}

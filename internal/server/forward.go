@@ -47,7 +47,10 @@ var forwardedKeys = map[int16]bool{
 	44: true, // IncrementalAlterConfigs
 	45: true, // AlterPartitionReassignments
 	46: true, // ListPartitionReassignments
+	49: true, // AlterClientQuotas
+	51: true, // AlterUserScramCredentials
 	55: true, // DescribeQuorum
+	57: true, // UpdateFeatures
 }
 
 // Backoff between forwarding attempts (Kafka's retry.backoff.ms and
@@ -57,15 +60,39 @@ const (
 	forwardBackoffMax = time.Second
 )
 
-// forwards reports whether this server forwards requests of key.
-func (s *Server) forwards(key int16) bool {
-	return !s.cfg.ControllerEndpoint && s.deps.Forwarder != nil && forwardedKeys[key]
+// forwardsToController reports whether this server is a broker listener
+// of a node in a controller quorum, which relays the requests only the
+// active controller decides instead of deciding them itself.
+func (s *Server) forwardsToController() bool {
+	return !s.cfg.ControllerEndpoint && s.deps.Forwarder != nil
 }
 
-// forward relays req to the active controller, retrying as described
-// above, and returns the response to send.
+// forwards reports whether this server forwards requests of key before
+// their handler runs (serveAuthorized).
+func (s *Server) forwards(key int16) bool {
+	return s.forwardsToController() && forwardedKeys[key]
+}
+
+// forward relays req to the active controller within
+// Config.ForwardTimeout (forwardWithin); when that passes it answers
+// REQUEST_TIMED_OUT in every result (failedResponse).
 func (s *Server) forward(ctx context.Context, req kmsg.Request) kmsg.Response {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
+	return s.forwardWithin(ctx, req, s.cfg.ForwardTimeout, func() kmsg.Response {
+		return failedResponse(req, kerr.RequestTimedOut)
+	})
+}
+
+// forwardWithin is the one forwarding loop: it sends req to the active
+// controller (Forwarder.Forward) and returns the first response that
+// notController accepts. No response, or one that says the controller
+// asked is not the active one, is retried after a backoff that doubles
+// from forwardBackoff to forwardBackoffMax. When timeout has passed or
+// ctx is done it logs a warning and returns timedOut(), which is called
+// at most once and only then. req must be a type notController knows
+// (else any response is accepted); the caller must only use it on a
+// server for which forwardsToController is true.
+func (s *Server) forwardWithin(ctx context.Context, req kmsg.Request, timeout time.Duration, timedOut func() kmsg.Response) kmsg.Response {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	backoff := forwardBackoff
 	for attempt := 1; ; attempt++ {
@@ -83,7 +110,7 @@ func (s *Server) forward(ctx context.Context, req kmsg.Request) kmsg.Response {
 		case <-ctx.Done():
 			t.Stop()
 			s.log.Warn("no active controller answered a forwarded request", "api", kmsg.NameForKey(req.Key()), "attempts", attempt)
-			return failedResponse(req, kerr.RequestTimedOut)
+			return timedOut()
 		case <-t.C:
 		}
 		backoff = min(2*backoff, forwardBackoffMax)
@@ -91,7 +118,8 @@ func (s *Server) forward(ctx context.Context, req kmsg.Request) kmsg.Response {
 }
 
 // notController reports whether a controller's response says it is not
-// the active one (or, for DescribeQuorum, not the Raft leader).
+// the active one (or, for DescribeQuorum and the Raft voter changes, not
+// the Raft leader) in any of its results.
 func notController(resp kmsg.Response) bool {
 	nc := kerr.NotController.Code
 	switch r := resp.(type) {
@@ -151,11 +179,45 @@ func notController(resp kmsg.Response) bool {
 				}
 			}
 		}
+	case *kmsg.CreateACLsResponse:
+		for _, res := range r.Results {
+			if res.ErrorCode == nc {
+				return true
+			}
+		}
+	case *kmsg.DeleteACLsResponse:
+		for _, res := range r.Results {
+			if res.ErrorCode == nc {
+				return true
+			}
+		}
+	case *kmsg.AlterClientQuotasResponse:
+		for _, e := range r.Entries {
+			if e.ErrorCode == nc {
+				return true
+			}
+		}
+	case *kmsg.AlterUserSCRAMCredentialsResponse:
+		for _, res := range r.Results {
+			if res.ErrorCode == nc {
+				return true
+			}
+		}
+	case *kmsg.UpdateFeaturesResponse:
+		return r.ErrorCode == nc
+	case *kmsg.UnregisterBrokerResponse:
+		return r.ErrorCode == nc
+	case *kmsg.AddRaftVoterResponse:
+		return r.ErrorCode == nc || r.ErrorCode == kerr.NotLeaderForPartition.Code
+	case *kmsg.RemoveRaftVoterResponse:
+		return r.ErrorCode == nc || r.ErrorCode == kerr.NotLeaderForPartition.Code
 	}
 	return false
 }
 
-// failedResponse answers req with code in every result.
+// failedResponse answers req with code in every result (an
+// AlterUserScramCredentials result per user named, in request order;
+// UpdateFeatures before v2 per feature too), without messages.
 func failedResponse(req kmsg.Request, code *kerr.Error) kmsg.Response {
 	resp := req.ResponseKind()
 	c := code.Code
@@ -218,6 +280,35 @@ func failedResponse(req kmsg.Request, code *kerr.Error) kmsg.Response {
 		r.ErrorCode = c
 	case *kmsg.DescribeQuorumResponse:
 		r.ErrorCode = c
+	case *kmsg.AlterClientQuotasResponse:
+		for _, e := range req.(*kmsg.AlterClientQuotasRequest).Entries {
+			r.Entries = append(r.Entries, alterQuotasEntry(e.Entity, c, nil))
+		}
+	case *kmsg.AlterUserSCRAMCredentialsResponse:
+		rq := req.(*kmsg.AlterUserSCRAMCredentialsRequest)
+		seen := map[string]bool{}
+		add := func(user string) {
+			if !seen[user] {
+				seen[user] = true
+				rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+				rr.User, rr.ErrorCode = user, c
+				r.Results = append(r.Results, rr)
+			}
+		}
+		for _, d := range rq.Deletions {
+			add(d.Name)
+		}
+		for _, u := range rq.Upsertions {
+			add(u.Name)
+		}
+	case *kmsg.UpdateFeaturesResponse:
+		return updateFeaturesResponse(req.(*kmsg.UpdateFeaturesRequest), c, nil)
+	case *kmsg.UnregisterBrokerResponse:
+		r.ErrorCode = c
+	case *kmsg.AddRaftVoterResponse:
+		r.ErrorCode = c
+	case *kmsg.RemoveRaftVoterResponse:
+		r.ErrorCode = c
 	}
 	return resp
 }
@@ -227,7 +318,7 @@ func failedResponse(req kmsg.Request, code *kerr.Error) kmsg.Response {
 // topics the broker creates itself (auto-creation, internal topics),
 // which must work on any node. Results are in request order.
 func (s *Server) CreateTopics(topics []controller.CreateTopic, validateOnly bool) []controller.CreatedTopic {
-	if s.deps.Forwarder == nil || s.cfg.ControllerEndpoint {
+	if !s.forwardsToController() {
 		return s.deps.Controller.CreateTopics(topics, validateOnly)
 	}
 	req := kmsg.NewPtrCreateTopicsRequest()

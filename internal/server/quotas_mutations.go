@@ -70,26 +70,21 @@ func (c *conn) throttleMutations(req kmsg.Request) (kmsg.Request, func(kmsg.Resp
 			return req, none
 		}
 		cp := *r
-		cp.Topics = nil
-		var refused []string
-		for _, t := range r.Topics {
+		var refused []kmsg.CreateTopicsRequestTopic
+		cp.Topics, refused = partitionBy(r.Topics, func(t kmsg.CreateTopicsRequestTopic) bool { // authorize_split.go
 			n := t.NumPartitions
 			if len(t.ReplicaAssignment) > 0 {
 				n = int32(len(t.ReplicaAssignment))
 			} else if n <= 0 && c.s.deps.Configs != nil {
 				n, _ = c.s.deps.Configs.TopicDefaults()
 			}
-			if admit(n, r.Version >= 6) {
-				cp.Topics = append(cp.Topics, t)
-			} else {
-				refused = append(refused, t.Topic)
-			}
-		}
+			return admit(n, r.Version >= 6)
+		})
 		return &cp, func(resp kmsg.Response) kmsg.Response {
 			out := resp.(*kmsg.CreateTopicsResponse)
-			for _, name := range refused {
+			for _, t := range refused {
 				st := kmsg.NewCreateTopicsResponseTopic()
-				st.Topic, st.ErrorCode, st.ErrorMessage = name, code, msg
+				st.Topic, st.ErrorCode, st.ErrorMessage = t.Topic, code, msg
 				st.NumPartitions, st.ReplicationFactor = -1, -1
 				out.Topics = append(out.Topics, st)
 			}
@@ -100,20 +95,15 @@ func (c *conn) throttleMutations(req kmsg.Request) (kmsg.Request, func(kmsg.Resp
 			return req, none
 		}
 		cp := *r
-		cp.Topics = nil
-		var refused []string
-		for _, t := range r.Topics {
-			if admit(t.Count-partitions(im.Topic(t.Topic)), r.Version >= 3) {
-				cp.Topics = append(cp.Topics, t)
-			} else {
-				refused = append(refused, t.Topic)
-			}
-		}
+		var refused []kmsg.CreatePartitionsRequestTopic
+		cp.Topics, refused = partitionBy(r.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool {
+			return admit(t.Count-partitions(im.Topic(t.Topic)), r.Version >= 3)
+		})
 		return &cp, func(resp kmsg.Response) kmsg.Response {
 			out := resp.(*kmsg.CreatePartitionsResponse)
-			for _, name := range refused {
+			for _, t := range refused {
 				st := kmsg.NewCreatePartitionsResponseTopic()
-				st.Topic, st.ErrorCode, st.ErrorMessage = name, code, msg
+				st.Topic, st.ErrorCode, st.ErrorMessage = t.Topic, code, msg
 				out.Topics = append(out.Topics, st)
 			}
 			return out
@@ -121,29 +111,17 @@ func (c *conn) throttleMutations(req kmsg.Request) (kmsg.Request, func(kmsg.Resp
 	case *kmsg.DeleteTopicsRequest:
 		strict := r.Version >= 5
 		cp := *r
-		cp.Topics, cp.TopicNames = nil, nil
 		var refused []kmsg.DeleteTopicsRequestTopic
 		var refusedNames []string
-		for _, t := range r.Topics {
-			var n int32
+		cp.Topics, refused = partitionBy(r.Topics, func(t kmsg.DeleteTopicsRequestTopic) bool {
 			if t.Topic != nil && *t.Topic != "" {
-				n = partitions(im.Topic(*t.Topic))
-			} else {
-				n = partitions(im.TopicByID(metadata.TopicID(t.TopicID)))
+				return admit(partitions(im.Topic(*t.Topic)), strict)
 			}
-			if admit(n, strict) {
-				cp.Topics = append(cp.Topics, t)
-			} else {
-				refused = append(refused, t)
-			}
-		}
-		for _, name := range r.TopicNames {
-			if admit(partitions(im.Topic(name)), strict) {
-				cp.TopicNames = append(cp.TopicNames, name)
-			} else {
-				refusedNames = append(refusedNames, name)
-			}
-		}
+			return admit(partitions(im.TopicByID(metadata.TopicID(t.TopicID))), strict)
+		})
+		cp.TopicNames, refusedNames = partitionBy(r.TopicNames, func(name string) bool {
+			return admit(partitions(im.Topic(name)), strict)
+		})
 		return &cp, func(resp kmsg.Response) kmsg.Response {
 			out := resp.(*kmsg.DeleteTopicsResponse)
 			for _, t := range refused {

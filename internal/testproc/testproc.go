@@ -1,6 +1,17 @@
 // Package testproc builds the binaries that tests run as real processes
-// (the broker killed by crash and fault tests, helper programs). It is
-// for tests only.
+// (the broker killed by crash and fault tests, helper programs) and runs
+// them with their stderr kept. It is for tests only.
+//
+// A test package builds its binaries once, in TestMain:
+//
+//	var gregorBin string
+//
+//	func TestMain(m *testing.M) {
+//		testproc.Main(m, "crash", testproc.Binary{Name: "gregor-crashtest", Package: testproc.GregorPackage, Path: &gregorBin})
+//	}
+//
+// and a test starts, waits for, signals and reaps processes through
+// Process (process.go).
 package testproc
 
 import (
@@ -9,13 +20,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // Binary is one program to build: Name is the file name in the build
-// directory, Package its import path.
+// directory, Package its import path. Path, if not nil, is set to the
+// built binary's path (by Main, before the tests run).
 type Binary struct {
 	Name    string
 	Package string
+	Path    *string
 }
 
 // Build compiles bins into a new temporary directory named after prefix
@@ -46,8 +60,27 @@ func Build(prefix string, race bool, bins ...Binary) (string, error) {
 			os.RemoveAll(dir)
 			return "", fmt.Errorf("testproc: go %s: %w", strings.Join(args, " "), err)
 		}
+		if b.Path != nil {
+			*b.Path = filepath.Join(dir, b.Name)
+		}
 	}
 	return dir, nil
+}
+
+// Main is a whole TestMain: it builds bins (with -race when the test
+// binary has it, RaceEnabled) into a temporary directory named after
+// pkg, runs the tests, removes the directory and exits with the tests'
+// status. When a build fails it prints the error after "pkg:" and exits
+// with status 1 without running any test. It does not return.
+func Main(m *testing.M, pkg string, bins ...Binary) {
+	dir, err := Build("gregor-"+pkg+"-bin-", RaceEnabled, bins...)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", pkg, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // GregorPackage is the import path of the gregor binary.

@@ -4,21 +4,17 @@
 package connect
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,16 +30,7 @@ import (
 var gregorBin string
 
 func TestMain(m *testing.M) {
-	dir, err := testproc.Build("gregor-connect-bin-", testproc.RaceEnabled,
-		testproc.Binary{Name: "gregor-connecttest", Package: testproc.GregorPackage})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tests/connect:", err)
-		os.Exit(1)
-	}
-	gregorBin = filepath.Join(dir, "gregor-connecttest")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testproc.Main(m, "connect", testproc.Binary{Name: "gregor-connecttest", Package: testproc.GregorPackage, Path: &gregorBin})
 }
 
 // bound is a liveness guard for waits, not a timing assertion.
@@ -56,20 +43,8 @@ var (
 
 // worker is one `gregor connect-distributed` process.
 type worker struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{}
-
-	mu struct {
-		sync.Mutex
-		lines []string
-	}
-}
-
-func (w *worker) logLines() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.mu.lines)
+	*testproc.Process
+	url string // set before Ready is closed
 }
 
 // workerID is host:port of the worker's URL, as statuses report it.
@@ -81,60 +56,32 @@ func (w *worker) workerID() string {
 // Cleanup stops it with SIGTERM and fails the test on a race report.
 func startWorker(t *testing.T, props string) *worker {
 	t.Helper()
-	w := &worker{done: make(chan struct{})}
-	w.cmd = exec.Command(gregorBin, "connect-distributed", props)
-	stderr, err := w.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			w.mu.Lock()
-			w.mu.lines = append(w.mu.lines, line)
-			w.mu.Unlock()
-			if m := startedRE.FindStringSubmatch(line); m != nil {
-				select {
-				case started <- m[1]:
-				default:
-				}
-			}
+	w := &worker{}
+	w.Process = testproc.Start(t, "worker", exec.Command(gregorBin, "connect-distributed", props), func(line string) bool {
+		if m := startedRE.FindStringSubmatch(line); m != nil {
+			w.url = m[1]
+			return true
 		}
-		w.cmd.Wait()
-		close(w.done)
-	}()
+		return false
+	})
 	t.Cleanup(func() {
-		select {
-		case <-w.done:
-		default:
-			w.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-w.done:
-			case <-time.After(bound):
-				w.cmd.Process.Kill()
-				<-w.done
-				t.Errorf("worker %s did not stop on SIGTERM", w.url)
-			}
+		if !w.Stop(bound) {
+			t.Errorf("worker %s did not stop on SIGTERM", w.url)
 		}
-		for _, l := range w.logLines() {
+		lines := w.Lines()
+		for _, l := range lines {
 			if strings.Contains(l, "DATA RACE") {
-				t.Errorf("race in worker %s:\n%s", w.url, strings.Join(w.logLines(), "\n"))
+				t.Errorf("race in worker %s:\n%s", w.url, strings.Join(lines, "\n"))
 				break
 			}
 		}
 	})
 	select {
-	case w.url = <-started:
-	case <-w.done:
-		t.Fatalf("worker exited at start:\n%s", strings.Join(w.logLines(), "\n"))
+	case <-w.Ready():
+	case <-w.Done():
+		t.Fatalf("worker exited at start:\n%s", strings.Join(w.Lines(), "\n"))
 	case <-time.After(bound):
-		t.Fatalf("worker did not start:\n%s", strings.Join(w.logLines(), "\n"))
+		t.Fatalf("worker did not start:\n%s", strings.Join(w.Lines(), "\n"))
 	}
 	return w
 }
@@ -327,7 +274,7 @@ func TestKillWorkerTasksMove(t *testing.T) {
 	// remember the departed worker's assignment).
 	var leader string
 	for _, w := range ws {
-		for _, l := range w.logLines() {
+		for _, l := range w.Lines() {
 			if m := leaderRE.FindStringSubmatch(l); m != nil {
 				leader = m[1]
 			}
@@ -343,10 +290,10 @@ func TestKillWorkerTasksMove(t *testing.T) {
 		}
 	}
 	want = append(want, produce(t, c.Addr(), "spread", "b", 120)...)
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := victim.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-victim.done
+	<-victim.Done()
 	want = append(want, produce(t, c.Addr(), "spread", "c", 120)...)
 
 	eventually(t, "the killed worker's task running on a survivor", func() bool {
@@ -361,7 +308,7 @@ func TestKillWorkerTasksMove(t *testing.T) {
 	// the task.
 	delayed := false
 	for _, w := range survivors {
-		for _, l := range w.logLines() {
+		for _, l := range w.Lines() {
 			if strings.Contains(l, `msg="Joined the worker group"`) && strings.Contains(l, "delay.ms=") && !strings.Contains(l, "delay.ms=0") {
 				delayed = true
 			}

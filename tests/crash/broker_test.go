@@ -15,7 +15,6 @@
 package crash
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,8 +26,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,16 +36,7 @@ import (
 var gregorBin string
 
 func TestMain(m *testing.M) {
-	dir, err := testproc.Build("gregor-crash-bin-", testproc.RaceEnabled,
-		testproc.Binary{Name: "gregor-crashtest", Package: testproc.GregorPackage})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash:", err)
-		os.Exit(1)
-	}
-	gregorBin = filepath.Join(dir, "gregor-crashtest")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testproc.Main(m, "crash", testproc.Binary{Name: "gregor-crashtest", Package: testproc.GregorPackage, Path: &gregorBin})
 }
 
 // startDeadline bounds how long a start may take before the test gives
@@ -65,22 +53,10 @@ type broker struct {
 	runs   []*run
 }
 
-// run is one process of the broker.
+// run is one process of the broker, named "run <n>".
 type run struct {
-	n         int
-	cmd       *exec.Cmd
-	listening chan string   // the address from the "listening" line
-	done      chan struct{} // closed once the process exited and stderr is drained
-	state     *os.ProcessState
-
-	mu    sync.Mutex
-	lines []string
-}
-
-func (r *run) logLines() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.lines...)
+	*testproc.Process
+	n int
 }
 
 // newBroker writes the props file for a broker on a free loopback port
@@ -95,9 +71,8 @@ func newBroker(t *testing.T) *broker {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if r := b.current(); r != nil && !r.exited() {
-			r.cmd.Process.Kill()
-			<-r.done
+		if r := b.current(); r != nil {
+			r.Close()
 		}
 		if t.Failed() {
 			b.dumpLogs()
@@ -142,61 +117,27 @@ func (b *broker) current() *run {
 	return b.runs[len(b.runs)-1]
 }
 
-func (r *run) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
 var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
 
 // start starts a new process and waits until it listens on the broker's
 // address.
 func (b *broker) start() *run {
 	b.t.Helper()
-	r := &run{n: len(b.runs), listening: make(chan string, 1), done: make(chan struct{})}
-	r.cmd = exec.Command(gregorBin, "server", b.props)
-	stderr, err := r.cmd.StderrPipe()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	r.cmd.Stdout = nil
-	if err := r.cmd.Start(); err != nil {
-		b.t.Fatalf("start gregor: %v", err)
-	}
-	b.runs = append(b.runs, r)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			r.mu.Lock()
-			r.lines = append(r.lines, line)
-			r.mu.Unlock()
-			if !sent && strings.Contains(line, "msg=listening") {
-				if m := addressRE.FindStringSubmatch(line); m != nil {
-					r.listening <- m[1]
-					sent = true
-				}
+	var listening string // set before Ready is closed
+	r := &run{n: len(b.runs)}
+	r.Process = testproc.Start(b.t, fmt.Sprintf("run %d", r.n), exec.Command(gregorBin, "server", b.props), func(line string) bool {
+		if strings.Contains(line, "msg=listening") {
+			if m := addressRE.FindStringSubmatch(line); m != nil {
+				listening = m[1]
+				return true
 			}
 		}
-		r.cmd.Wait()
-		r.state = r.cmd.ProcessState
-		close(r.done)
-	}()
-	select {
-	case got := <-r.listening:
-		if got != b.addr {
-			b.t.Fatalf("run %d listens on %s, want %s", r.n, got, b.addr)
-		}
-	case <-r.done:
-		b.t.Fatalf("run %d exited before listening: %v", r.n, r.state)
-	case <-time.After(startDeadline):
-		b.t.Fatalf("run %d did not log that it listens within %v", r.n, startDeadline)
+		return false
+	})
+	b.runs = append(b.runs, r)
+	r.AwaitReady(b.t, startDeadline)
+	if listening != b.addr {
+		b.t.Fatalf("run %d listens on %s, want %s", r.n, listening, b.addr)
 	}
 	return r
 }
@@ -204,49 +145,19 @@ func (b *broker) start() *run {
 // kill sends SIGKILL and waits for the process to die of it.
 func (b *broker) kill() {
 	b.t.Helper()
-	r := b.current()
-	if r.exited() {
-		b.t.Fatalf("run %d exited by itself before the kill: %v", r.n, r.state)
-	}
-	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		b.t.Fatalf("kill run %d: %v", r.n, err)
-	}
-	<-r.done
-	ws, ok := r.state.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		b.t.Fatalf("run %d ended with %v, want death by SIGKILL", r.n, r.state)
-	}
+	b.current().Kill(b.t)
 }
 
 // term sends SIGTERM and waits for a clean exit (status 0).
 func (b *broker) term() {
 	b.t.Helper()
-	r := b.current()
-	if r.exited() {
-		b.t.Fatalf("run %d exited by itself before SIGTERM: %v", r.n, r.state)
-	}
-	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		b.t.Fatalf("SIGTERM run %d: %v", r.n, err)
-	}
-	select {
-	case <-r.done:
-	case <-time.After(startDeadline):
-		b.t.Fatalf("run %d did not exit within %v of SIGTERM", r.n, startDeadline)
-	}
-	if !r.state.Success() {
-		b.t.Fatalf("run %d exited with %v after SIGTERM, want status 0", r.n, r.state)
-	}
+	b.current().Term(b.t, startDeadline)
 }
 
 // dumpLogs logs the tail of every run's stderr.
 func (b *broker) dumpLogs() {
 	for _, r := range b.runs {
-		lines := r.logLines()
-		from := max(0, len(lines)-40)
-		b.t.Logf("--- run %d: last %d of %d log lines, %v", r.n, len(lines)-from, len(lines), r.state)
-		for _, l := range lines[from:] {
-			b.t.Log(l)
-		}
+		r.Dump(b.t, 40)
 	}
 }
 
@@ -254,7 +165,7 @@ func (b *broker) dumpLogs() {
 // have: errors, and the race detector's reports.
 func checkLog(t *testing.T, r *run) {
 	t.Helper()
-	for _, l := range r.logLines() {
+	for _, l := range r.Lines() {
 		if strings.Contains(l, "level=ERROR") || strings.Contains(l, "DATA RACE") || strings.HasPrefix(l, "panic:") {
 			t.Errorf("run %d logged: %s", r.n, l)
 		}
@@ -264,7 +175,7 @@ func checkLog(t *testing.T, r *run) {
 // grepLog returns r's log lines that contain s.
 func grepLog(r *run, s string) []string {
 	var out []string
-	for _, l := range r.logLines() {
+	for _, l := range r.Lines() {
 		if strings.Contains(l, s) {
 			out = append(out, l)
 		}

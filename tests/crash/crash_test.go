@@ -174,7 +174,7 @@ func TestKillRecovery(t *testing.T) {
 	}
 	clean := b.start()
 	checkLog(t, clean)
-	for _, l := range clean.logLines() {
+	for _, l := range clean.Lines() {
 		if strings.Contains(l, "msg=\"storage:") && (strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR")) {
 			t.Errorf("start after a clean shutdown: %s", l)
 		}
@@ -203,7 +203,7 @@ func TestKillRecovery(t *testing.T) {
 
 	var recovered []string
 	for _, r := range b.runs {
-		for _, l := range r.logLines() {
+		for _, l := range r.Lines() {
 			if strings.Contains(l, "msg=\"storage:") && strings.Contains(l, "level=WARN") {
 				recovered = append(recovered, fmt.Sprintf("run %d: %s", r.n, l))
 			}
@@ -351,8 +351,8 @@ func (tr *tracker) awaitAcks(t *testing.T, b *broker, n int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for tr.acks() < n {
-		if r := b.current(); r.exited() {
-			t.Fatalf("run %d exited by itself (%v) while waiting for %d acks", r.n, r.state, n)
+		if r := b.current(); r.Exited() {
+			t.Fatalf("run %d exited by itself (%v) while waiting for %d acks", r.n, r.State(), n)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d of %d records acknowledged within a minute; %d failed", tr.acks(), n, tr.failures())

@@ -76,7 +76,6 @@
 package fault
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -87,7 +86,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -100,16 +98,7 @@ import (
 var gregorBin string
 
 func TestMain(m *testing.M) {
-	dir, err := testproc.Build("gregor-fault-bin-", testproc.RaceEnabled,
-		testproc.Binary{Name: "gregor-faulttest", Package: testproc.GregorPackage})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fault:", err)
-		os.Exit(1)
-	}
-	gregorBin = filepath.Join(dir, "gregor-faulttest")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testproc.Main(m, "fault", testproc.Binary{Name: "gregor-faulttest", Package: testproc.GregorPackage, Path: &gregorBin})
 }
 
 // startDeadline bounds how long a start may take; a safety net, not a
@@ -130,35 +119,10 @@ type node struct {
 	runs     []*run
 }
 
-// run is one process of a node.
+// run is one process of a node, named "node <id> run <n>".
 type run struct {
-	n         int
-	cmd       *exec.Cmd
-	listening chan struct{} // closed at the PLAINTEXT "listening" line
-	done      chan struct{} // closed once the process exited and stderr is drained
-	state     *os.ProcessState
-
-	mu      sync.Mutex
-	lines   []string // the newest lines of stderr, at most maxLogLines
-	dropped int      // older lines dropped from lines
-}
-
-// maxLogLines bounds the stderr lines kept per process.
-const maxLogLines = 200000
-
-func (r *run) logLines() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.lines...)
-}
-
-func (r *run) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
+	*testproc.Process
+	n int
 }
 
 // cluster is three quorum nodes and the proxies of the links between
@@ -264,10 +228,11 @@ func newCluster(t *testing.T) *cluster {
 	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
-			if r := n.current(); r != nil && !r.exited() {
-				r.cmd.Process.Signal(syscall.SIGCONT)
-				r.cmd.Process.Kill()
-				<-r.done
+			if r := n.current(); r != nil {
+				if !r.Exited() {
+					r.Cmd.Process.Signal(syscall.SIGCONT)
+				}
+				r.Close()
 			}
 		}
 		if t.Failed() {
@@ -332,7 +297,7 @@ func (n *node) current() *run {
 // running reports whether the node's current process is alive.
 func (n *node) running() bool {
 	r := n.current()
-	return r != nil && !r.exited()
+	return r != nil && !r.Exited()
 }
 
 var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
@@ -341,42 +306,16 @@ var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
 // awaitListening.
 func (n *node) startAsync() *run {
 	n.t.Helper()
-	r := &run{n: len(n.runs), listening: make(chan struct{}), done: make(chan struct{})}
-	r.cmd = exec.Command(gregorBin, "server", n.props)
-	stderr, err := r.cmd.StderrPipe()
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	if err := r.cmd.Start(); err != nil {
-		n.t.Fatalf("start node %d: %v", n.id, err)
-	}
-	n.runs = append(n.runs, r)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			r.mu.Lock()
-			if len(r.lines) >= maxLogLines {
-				// A node that logs in a loop must not eat the
-				// machine's memory: keep the newest half.
-				r.lines = append(r.lines[:0], r.lines[maxLogLines/2:]...)
-				r.dropped += maxLogLines / 2
-			}
-			r.lines = append(r.lines, line)
-			r.mu.Unlock()
-			if !sent && strings.Contains(line, "msg=listening") && strings.Contains(line, "listener=PLAINTEXT") {
-				if m := addressRE.FindStringSubmatch(line); m != nil && m[1] == n.clientAddr {
-					close(r.listening)
-					sent = true
-				}
-			}
+	r := &run{n: len(n.runs)}
+	cmd := exec.Command(gregorBin, "server", n.props)
+	r.Process = testproc.Start(n.t, fmt.Sprintf("node %d run %d", n.id, r.n), cmd, func(line string) bool {
+		if strings.Contains(line, "msg=listening") && strings.Contains(line, "listener=PLAINTEXT") {
+			m := addressRE.FindStringSubmatch(line)
+			return m != nil && m[1] == n.clientAddr
 		}
-		r.cmd.Wait()
-		r.state = r.cmd.ProcessState
-		close(r.done)
-	}()
+		return false
+	})
+	n.runs = append(n.runs, r)
 	return r
 }
 
@@ -384,13 +323,7 @@ func (n *node) startAsync() *run {
 // listener.
 func (n *node) awaitListening(r *run) {
 	n.t.Helper()
-	select {
-	case <-r.listening:
-	case <-r.done:
-		n.t.Fatalf("node %d run %d exited before listening: %v", n.id, r.n, r.state)
-	case <-time.After(startDeadline):
-		n.t.Fatalf("node %d run %d did not log that it listens within %v", n.id, r.n, startDeadline)
-	}
+	r.AwaitReady(n.t, startDeadline)
 }
 
 // start starts a new process and waits until it listens.
@@ -402,44 +335,19 @@ func (n *node) start() {
 // kill sends SIGKILL and waits for the process to die of it.
 func (n *node) kill() {
 	n.t.Helper()
-	r := n.current()
-	if r.exited() {
-		n.t.Fatalf("node %d run %d exited by itself before the kill: %v", n.id, r.n, r.state)
-	}
-	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		n.t.Fatalf("kill node %d: %v", n.id, err)
-	}
-	<-r.done
-	ws, ok := r.state.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		n.t.Fatalf("node %d run %d ended with %v, want death by SIGKILL", n.id, r.n, r.state)
-	}
+	n.current().Kill(n.t)
 }
 
 // signal sends sig (SIGSTOP, SIGCONT) to the running process.
 func (n *node) signal(sig syscall.Signal) {
 	n.t.Helper()
-	r := n.current()
-	if r.exited() {
-		n.t.Fatalf("node %d run %d exited by itself before %v: %v", n.id, r.n, sig, r.state)
-	}
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		n.t.Fatalf("%v node %d: %v", sig, n.id, err)
-	}
+	n.current().Signal(n.t, sig)
 }
 
 // dumpLogs logs the tail of every run's stderr.
 func (n *node) dumpLogs() {
 	for _, r := range n.runs {
-		lines := r.logLines()
-		r.mu.Lock()
-		total := len(lines) + r.dropped
-		r.mu.Unlock()
-		from := max(0, len(lines)-40)
-		n.t.Logf("--- node %d run %d: last %d of %d log lines, %v", n.id, r.n, len(lines)-from, total, r.state)
-		for _, l := range lines[from:] {
-			n.t.Log(l)
-		}
+		r.Dump(n.t, 40)
 	}
 }
 
@@ -450,7 +358,7 @@ func (c *cluster) checkLogs() (errorLines []string) {
 	c.t.Helper()
 	for _, n := range c.nodes {
 		for _, r := range n.runs {
-			for _, l := range r.logLines() {
+			for _, l := range r.Lines() {
 				switch {
 				case strings.Contains(l, "DATA RACE"), strings.HasPrefix(l, "panic:"), strings.HasPrefix(l, "fatal error:"):
 					c.t.Errorf("node %d run %d logged: %s", n.id, r.n, l)
@@ -471,7 +379,7 @@ func (c *cluster) activeController() int {
 	best, bestTerm := 0, -1
 	for _, n := range c.nodes {
 		for _, r := range n.runs {
-			for _, l := range r.logLines() {
+			for _, l := range r.Lines() {
 				m := quorumLeaderRE.FindStringSubmatch(l)
 				if m == nil {
 					continue

@@ -26,18 +26,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := testproc.Build("gregor-groupfault-bin-", testproc.RaceEnabled,
-		testproc.Binary{Name: "gregor-groupfaulttest", Package: testproc.GregorPackage},
-		testproc.Binary{Name: "groupfault-consumer", Package: "github.com/gregor-streaming/gregor/tests/groupfault/consumer"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "groupfault:", err)
-		os.Exit(1)
-	}
-	gregorBin = filepath.Join(dir, "gregor-groupfaulttest")
-	consumerBin = filepath.Join(dir, "groupfault-consumer")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testproc.Main(m, "groupfault",
+		testproc.Binary{Name: "gregor-groupfaulttest", Package: testproc.GregorPackage, Path: &gregorBin},
+		testproc.Binary{Name: "groupfault-consumer", Package: "github.com/gregor-streaming/gregor/tests/groupfault/consumer", Path: &consumerBin})
 }
 
 // startDeadline bounds process starts; a safety net, not an assertion.
@@ -47,20 +38,8 @@ var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
 
 // broker is one gregor server process.
 type broker struct {
+	*testproc.Process
 	addr string
-	cmd  *exec.Cmd
-	done chan struct{}
-
-	mu struct {
-		sync.Mutex
-		lines []string
-	}
-}
-
-func (b *broker) logLines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.mu.lines)
 }
 
 // startBroker starts a single-node broker+controller on a free port and
@@ -81,70 +60,31 @@ func startBroker(t *testing.T) *broker {
 	if err := os.WriteFile(props, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{addr: addr, done: make(chan struct{})}
-	b.cmd = exec.Command(gregorBin, "server", props)
-	stderr, err := b.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.cmd.Start(); err != nil {
-		t.Fatalf("start gregor: %v", err)
-	}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			b.mu.Lock()
-			b.mu.lines = append(b.mu.lines, line)
-			b.mu.Unlock()
-			if !sent && strings.Contains(line, "msg=listening") {
-				if m := addressRE.FindStringSubmatch(line); m != nil {
-					listening <- m[1]
-					sent = true
-				}
+	var listening string // set before Ready is closed
+	b := &broker{addr: addr}
+	b.Process = testproc.Start(t, "broker", exec.Command(gregorBin, "server", props), func(line string) bool {
+		if strings.Contains(line, "msg=listening") {
+			if m := addressRE.FindStringSubmatch(line); m != nil {
+				listening = m[1]
+				return true
 			}
 		}
-		b.cmd.Wait()
-		close(b.done)
-	}()
+		return false
+	})
 	t.Cleanup(func() {
-		select {
-		case <-b.done:
-		default:
-			b.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-b.done:
-			case <-time.After(startDeadline):
-				b.cmd.Process.Kill()
-				<-b.done
-			}
-		}
-		for _, l := range b.logLines() {
+		b.Stop(startDeadline)
+		for _, l := range b.Lines() {
 			if strings.Contains(l, "level=ERROR") || strings.Contains(l, "DATA RACE") || strings.HasPrefix(l, "panic:") {
 				t.Errorf("broker logged: %s", l)
 			}
 		}
 		if t.Failed() {
-			lines := b.logLines()
-			from := max(0, len(lines)-60)
-			t.Logf("--- broker: last %d of %d log lines", len(lines)-from, len(lines))
-			for _, l := range lines[from:] {
-				t.Log(l)
-			}
+			b.Dump(t, 60)
 		}
 	})
-	select {
-	case got := <-listening:
-		if got != addr {
-			t.Fatalf("broker listens on %s, want %s", got, addr)
-		}
-	case <-b.done:
-		t.Fatalf("broker exited before listening: %v", b.cmd.ProcessState)
-	case <-time.After(startDeadline):
-		t.Fatalf("broker did not log that it listens within %v", startDeadline)
+	b.AwaitReady(t, startDeadline)
+	if listening != addr {
+		t.Fatalf("broker listens on %s, want %s", listening, addr)
 	}
 	return b
 }

@@ -30,7 +30,6 @@
 package streams
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,6 +42,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/testproc"
 	"github.com/gregor-streaming/gregor/kafkatest"
 	"github.com/gregor-streaming/gregor/streams"
 	"github.com/gregor-streaming/gregor/streams/examples/wordcount"
@@ -135,16 +135,10 @@ func killInstance(t *testing.T, g streams.Guarantee) {
 	p2.stop(t)
 }
 
-// instance is a running instance process.
+// instance is a running instance process; it is ready once it printed
+// stateRunning.
 type instance struct {
-	name string
-	cmd  *exec.Cmd
-	mu   struct {
-		sync.Mutex
-		lines   []string
-		running bool
-	}
-	exited chan struct{}
+	*testproc.Process
 }
 
 var badLine = regexp.MustCompile(`panic:|DATA RACE|fatal error:|stopped on error`)
@@ -156,44 +150,20 @@ func startInstance(t *testing.T, name string, cfg instanceConfig, dir string) *i
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &instance{name: name, exited: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	p.cmd.Env = append(os.Environ(), instanceEnv+"="+string(raw))
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(p.exited)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.mu.lines = append(p.mu.lines, line)
-			if line == stateRunning {
-				p.mu.running = true
-			}
-			p.mu.Unlock()
-		}
-		p.cmd.Wait()
-	}()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), instanceEnv+"="+string(raw))
+	p := &instance{testproc.Start(t, name, cmd, func(line string) bool { return line == stateRunning })}
 	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, l := range p.mu.lines {
+		p.Close()
+		lines := p.Lines()
+		for _, l := range lines {
 			if badLine.MatchString(l) {
-				t.Errorf("%s: %s", p.name, l)
+				t.Errorf("%s: %s", p.Name, l)
 			}
 		}
 		if t.Failed() {
-			from := max(0, len(p.mu.lines)-40)
-			t.Logf("%s stderr (last lines):\n%s", p.name, strings.Join(p.mu.lines[from:], "\n"))
+			from := max(0, len(lines)-40)
+			t.Logf("%s stderr (last lines):\n%s", p.Name, strings.Join(lines[from:], "\n"))
 		}
 	})
 	return p
@@ -201,40 +171,26 @@ func startInstance(t *testing.T, name string, cfg instanceConfig, dir string) *i
 
 func (p *instance) waitRunning(t *testing.T) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for time.Now().Before(end) {
-		p.mu.Lock()
-		ok := p.mu.running
-		p.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited before running", p.name)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("%s never reached RUNNING", p.name)
+	p.AwaitReady(t, deadline)
 }
 
 // kill sends SIGKILL and waits for the process to go.
 func (p *instance) kill(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-p.exited
+	<-p.Done()
 }
 
 // stop asks the instance to close cleanly (SIGTERM) and waits.
 func (p *instance) stop(t *testing.T) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.exited:
+	case <-p.Done():
 	case <-time.After(deadline):
-		t.Errorf("%s did not stop on SIGTERM", p.name)
+		t.Errorf("%s did not stop on SIGTERM", p.Name)
 	}
 }
 

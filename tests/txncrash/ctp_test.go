@@ -114,7 +114,7 @@ func runCTP(t *testing.T, nodes int) {
 		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
 		if e == workerKillAt {
 			w := workers[rng.IntN(len(workers))]
-			w.current().kill(t)
+			w.current().Kill(t)
 			workerKills++
 			time.Sleep(time.Duration(rng.IntN(2000)) * time.Millisecond)
 			w.start(t)
@@ -145,7 +145,7 @@ func runCTP(t *testing.T, nodes int) {
 	awaitConsumed(t, ctx, c, adm, workers)
 	t.Logf("%v input consumed", since(began))
 	for _, w := range workers {
-		w.current().term(t)
+		w.current().Term(t, startDeadline)
 	}
 	stats := collectWorkerStats(workers)
 	awaitStable(t, ctx, adm, ctpOutput)
@@ -179,7 +179,7 @@ func runCTP(t *testing.T, nodes int) {
 	}
 	if t.Failed() {
 		for _, p := range procs {
-			p.dump(t, 30)
+			p.Dump(t, 30)
 		}
 	}
 	reportErrorLines(t, checkFatal(t, append(procs, c.processes()...)...))
@@ -316,13 +316,13 @@ func transactionReport(ctx context.Context, adm *kadm.Client, workers []*worker)
 func checkAlive(t *testing.T, c *cluster, workers []*worker) {
 	t.Helper()
 	for _, nd := range c.nodes {
-		if r := nd.current(); r.exited() {
-			t.Fatalf("%s exited by itself: %v", r.name, r.state)
+		if r := nd.current(); r.Exited() {
+			t.Fatalf("%s exited by itself: %v", r.Name, r.State())
 		}
 	}
 	for _, w := range workers {
-		if r := w.current(); r.exited() {
-			t.Fatalf("%s exited by itself: %v", r.name, r.state)
+		if r := w.current(); r.Exited() {
+			t.Fatalf("%s exited by itself: %v", r.Name, r.State())
 		}
 	}
 }

@@ -53,7 +53,6 @@
 package txncrash
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -66,7 +65,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -84,16 +82,7 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(workerEnv); cfg != "" {
 		os.Exit(runWorker(cfg))
 	}
-	dir, err := testproc.Build("gregor-txncrash-bin-", testproc.RaceEnabled,
-		testproc.Binary{Name: "gregor-txncrashtest", Package: testproc.GregorPackage})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "txncrash:", err)
-		os.Exit(1)
-	}
-	gregorBin = filepath.Join(dir, "gregor-txncrashtest")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testproc.Main(m, "txncrash", testproc.Binary{Name: "gregor-txncrashtest", Package: testproc.GregorPackage, Path: &gregorBin})
 }
 
 // startDeadline bounds how long a process start may take; a safety net,
@@ -132,152 +121,22 @@ func newSchedule(t *testing.T) schedule {
 
 // process is one run of a program (a broker or a worker) whose stderr
 // is kept.
-type process struct {
-	name  string
-	cmd   *exec.Cmd
-	ready chan struct{} // closed at the first line readyLine accepts
-	done  chan struct{} // closed once the process exited and stderr is drained
-	state *os.ProcessState
+type process = testproc.Process
 
-	mu struct {
-		sync.Mutex
-		lines   []string // the newest lines of stderr, at most maxLogLines
-		dropped int      // older lines dropped from lines
-	}
-}
-
-// maxLogLines bounds the stderr lines kept per process.
-const maxLogLines = 100000
-
-// startProcess starts cmd, keeping its stderr; ready is closed at the
-// first line for which readyLine returns true.
-func startProcess(t *testing.T, name string, cmd *exec.Cmd, readyLine func(string) bool) *process {
-	t.Helper()
-	p := &process{name: name, cmd: cmd, ready: make(chan struct{}), done: make(chan struct{})}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			if len(p.mu.lines) >= maxLogLines {
-				p.mu.lines = append(p.mu.lines[:0], p.mu.lines[maxLogLines/2:]...)
-				p.mu.dropped += maxLogLines / 2
-			}
-			p.mu.lines = append(p.mu.lines, line)
-			p.mu.Unlock()
-			if !sent && readyLine(line) {
-				close(p.ready)
-				sent = true
-			}
-		}
-		cmd.Wait()
-		p.state = cmd.ProcessState
-		close(p.done)
-	}()
-	return p
-}
-
-func (p *process) lines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.mu.lines...)
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// awaitReady waits for the process's ready line.
-func (p *process) awaitReady(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.ready:
-	case <-p.done:
-		t.Fatalf("%s exited before it was ready: %v", p.name, p.state)
-	case <-time.After(startDeadline):
-		t.Fatalf("%s was not ready within %v", p.name, startDeadline)
-	}
-}
-
-// kill sends SIGKILL and waits for the process to die of it.
-func (p *process) kill(t *testing.T) {
-	t.Helper()
-	if p.exited() {
-		t.Fatalf("%s exited by itself before the kill: %v", p.name, p.state)
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill %s: %v", p.name, err)
-	}
-	<-p.done
-	ws, ok := p.state.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("%s ended with %v, want death by SIGKILL", p.name, p.state)
-	}
-}
-
-// term sends SIGTERM and waits for a clean exit (status 0).
-func (p *process) term(t *testing.T) {
-	t.Helper()
-	if p.exited() {
-		t.Fatalf("%s exited by itself before SIGTERM: %v", p.name, p.state)
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM %s: %v", p.name, err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(startDeadline):
-		t.Fatalf("%s did not exit within %v of SIGTERM", p.name, startDeadline)
-	}
-	if !p.state.Success() {
-		t.Fatalf("%s exited with %v after SIGTERM, want status 0", p.name, p.state)
-	}
-}
-
-// stopAtCleanup kills the process if it still runs when the test ends,
-// and keeps its log in $GREGOR_TXNCRASH_LOGS/<test>/ if that is set.
-func (p *process) stopAtCleanup(t *testing.T) {
-	if !p.exited() {
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+// stopAtCleanup kills p if it still runs when the test ends, and keeps
+// its log in $GREGOR_TXNCRASH_LOGS/<test>/ if that is set.
+func stopAtCleanup(t *testing.T, p *process) {
+	p.Close()
 	if dir := os.Getenv("GREGOR_TXNCRASH_LOGS"); dir != "" {
 		dir = filepath.Join(dir, t.Name())
-		name := strings.ReplaceAll(p.name, " ", "-") + ".log"
+		name := strings.ReplaceAll(p.Name, " ", "-") + ".log"
 		err := os.MkdirAll(dir, 0o755)
 		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(p.lines(), "\n")+"\n"), 0o644)
+			err = os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(p.Lines(), "\n")+"\n"), 0o644)
 		}
 		if err != nil {
-			t.Logf("keeping the log of %s: %v", p.name, err)
+			t.Logf("keeping the log of %s: %v", p.Name, err)
 		}
-	}
-}
-
-// dump logs the last n lines of the process's stderr.
-func (p *process) dump(t *testing.T, n int) {
-	lines := p.lines()
-	p.mu.Lock()
-	total := len(lines) + p.mu.dropped
-	p.mu.Unlock()
-	from := max(0, len(lines)-n)
-	t.Logf("--- %s: last %d of %d log lines, %v", p.name, len(lines)-from, total, p.state)
-	for _, l := range lines[from:] {
-		t.Log(l)
 	}
 }
 
@@ -288,12 +147,12 @@ func (p *process) dump(t *testing.T, n int) {
 func checkFatal(t *testing.T, procs ...*process) (errorLines []string) {
 	t.Helper()
 	for _, p := range procs {
-		for _, l := range p.lines() {
+		for _, l := range p.Lines() {
 			switch {
 			case strings.Contains(l, "DATA RACE"), strings.HasPrefix(l, "panic:"), strings.HasPrefix(l, "fatal error:"):
-				t.Errorf("%s logged: %s", p.name, l)
+				t.Errorf("%s logged: %s", p.Name, l)
 			case strings.Contains(l, "level=ERROR"):
-				errorLines = append(errorLines, p.name+": "+l)
+				errorLines = append(errorLines, p.Name+": "+l)
 			}
 		}
 	}
@@ -387,13 +246,13 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Cleanup(func() {
 		for _, nd := range c.nodes {
 			for _, r := range nd.runs {
-				r.stopAtCleanup(t)
+				stopAtCleanup(t, r)
 			}
 		}
 		if t.Failed() {
 			for _, nd := range c.nodes {
 				for _, r := range nd.runs {
-					r.dump(t, 40)
+					r.Dump(t, 40)
 				}
 			}
 		}
@@ -449,12 +308,12 @@ func freeAddr(t *testing.T) string {
 
 var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
 
-// startAsync starts a new process of nd; wait for it with awaitReady.
+// startAsync starts a new process of nd; wait for it with AwaitReady.
 func (c *cluster) startAsync(nd *node) *process {
 	c.t.Helper()
 	cmd := exec.Command(gregorBin, "server", nd.props)
 	name := fmt.Sprintf("node %d run %d", nd.id, len(nd.runs))
-	p := startProcess(c.t, name, cmd, func(l string) bool {
+	p := testproc.Start(c.t, name, cmd, func(l string) bool {
 		if !strings.Contains(l, "msg=listening") || !strings.Contains(l, "listener=PLAINTEXT") {
 			return false
 		}
@@ -473,7 +332,7 @@ func (c *cluster) start() {
 		ps = append(ps, c.startAsync(nd))
 	}
 	for _, p := range ps {
-		p.awaitReady(c.t)
+		p.AwaitReady(c.t, startDeadline)
 	}
 }
 
@@ -483,16 +342,16 @@ func (c *cluster) start() {
 // expired (DUPLICATE_BROKER_REGISTRATION until then, as in Kafka).
 func (c *cluster) restart(nd *node, pause time.Duration) {
 	c.t.Helper()
-	nd.current().kill(c.t)
+	nd.current().Kill(c.t)
 	c.kills++
 	time.Sleep(pause)
 	p := c.startAsync(nd)
-	p.awaitReady(c.t)
-	waitFor(c.t, p.name+" unfenced", func() (bool, string) {
-		if p.exited() {
-			c.t.Fatalf("%s exited by itself: %v", p.name, p.state)
+	p.AwaitReady(c.t, startDeadline)
+	waitFor(c.t, p.Name+" unfenced", func() (bool, string) {
+		if p.Exited() {
+			c.t.Fatalf("%s exited by itself: %v", p.Name, p.State())
 		}
-		for _, l := range p.lines() {
+		for _, l := range p.Lines() {
 			if strings.Contains(l, `msg="broker fencing changed"`) && strings.Contains(l, "fenced=false") {
 				return true, ""
 			}

@@ -239,8 +239,8 @@ func (tr *txnTracker) summary() string {
 func (tr *txnTracker) awaitEnded(t *testing.T, c *cluster, n int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d transactions ended", n), func() (bool, string) {
-		if r := c.nodes[0].current(); r.exited() {
-			t.Fatalf("%s exited by itself: %v", r.name, r.state)
+		if r := c.nodes[0].current(); r.Exited() {
+			t.Fatalf("%s exited by itself: %v", r.Name, r.State())
 		}
 		return tr.ended() >= n, tr.summary()
 	})

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
 // workerEnv names the environment variable that turns the test binary
@@ -206,10 +208,10 @@ func (w *worker) start(t *testing.T) {
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
 	name := fmt.Sprintf("worker %s run %d", w.cfg.TransactionalID, len(w.runs))
-	p := startProcess(t, name, cmd, func(l string) bool { return strings.HasSuffix(l, " "+workerReadyLine) })
+	p := testproc.Start(t, name, cmd, func(l string) bool { return strings.HasSuffix(l, " "+workerReadyLine) })
 	w.runs = append(w.runs, p)
-	t.Cleanup(func() { p.stopAtCleanup(t) })
-	p.awaitReady(t)
+	t.Cleanup(func() { stopAtCleanup(t, p) })
+	p.AwaitReady(t, startDeadline)
 }
 
 // workerStats sums the transaction ends the workers' processes printed.
@@ -222,7 +224,7 @@ func collectWorkerStats(workers []*worker) workerStats {
 	st := workerStats{errs: map[string]int{}}
 	for _, w := range workers {
 		for _, p := range w.runs {
-			for _, l := range p.lines() {
+			for _, l := range p.Lines() {
 				m := workerEndRE.FindStringSubmatch(l)
 				if m == nil {
 					continue
