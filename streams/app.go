@@ -85,6 +85,9 @@ type App struct {
 	env       *taskEnv
 	eos       bool
 	processID string
+	// stateLock holds <state.dir>/<application.id>/.lock locked from New
+	// until the App has stopped (statedir_unix.go).
+	stateLock *os.File
 	realSub   map[string]*subtopology // real source topic → sub-topology
 
 	// Set by Start.
@@ -198,8 +201,14 @@ func New(topo *Topology, opts ...Opt) (*App, error) {
 	if err := os.MkdirAll(a.env.stateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("streams: state dir: %w", err)
 	}
+	lock, err := lockStateDir(a.env.stateDir)
+	if err != nil {
+		return nil, err
+	}
+	a.stateLock = lock
 	id, err := processID(a.env.stateDir)
 	if err != nil {
+		a.unlockStateDir()
 		return nil, err
 	}
 	a.processID = id
@@ -308,6 +317,7 @@ func (a *App) Start() error {
 		a.mu.Lock()
 		a.mu.state, a.mu.err = StateError, err
 		a.mu.Unlock()
+		a.unlockStateDir()
 		close(a.done)
 		return err
 	}
@@ -389,6 +399,15 @@ func (a *App) start() error {
 	if err != nil {
 		return fmt.Errorf("streams: group client: %w", err)
 	}
+	if a.eos {
+		// A commit during a rebalance waits for it, and a rebalance
+		// waits up to the session timeout for a dead member: a
+		// transaction timeout below that gets live instances fenced.
+		if st, ok := a.cl.OptValue(kgo.SessionTimeout).(time.Duration); ok && st >= a.cfg.txnTimeout {
+			a.log.Warn("streams: the transaction timeout is not above the session timeout; an instance that dies can get the others fenced",
+				"transaction.timeout", a.cfg.txnTimeout, "session.timeout", st)
+		}
+	}
 	a.env.collector = kgoCollector{cl: a.cl}
 	go a.run()
 	return nil
@@ -446,6 +465,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.mu.Unlock()
 		a.setState(StateNotRunning)
 		a.cancel()
+		a.unlockStateDir()
 		close(a.done)
 		return nil
 	}
@@ -478,9 +498,18 @@ func (a *App) closeClients() {
 	}
 }
 
+// unlockStateDir releases the state directory lock taken by New.
+func (a *App) unlockStateDir() {
+	if a.stateLock != nil {
+		a.stateLock.Close()
+		a.stateLock = nil
+	}
+}
+
 // run is the stream thread.
 func (a *App) run() {
 	defer close(a.done)
+	defer a.unlockStateDir()
 	err := a.loop()
 	if err != nil && a.ctx.Err() == nil {
 		a.log.Error("streams: stopping on error", "err", err)
@@ -668,6 +697,14 @@ func (a *App) commit() error {
 		a.tm.Unlock()
 		committed, err := a.sess.End(ctx, kgo.TryCommit)
 		a.inTxn = false
+		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+			// The coordinator aborted the transaction: it outlived
+			// the transaction timeout (a commit waits out a
+			// rebalance), or an instance with this state dir's
+			// process id started.
+			return fmt.Errorf("streams: commit transaction (aborted by the coordinator: open longer than the transaction timeout %v, or fenced by a newer instance with this transactional id): %w",
+				a.cfg.txnTimeout, err)
+		}
 		if err != nil {
 			return fmt.Errorf("streams: commit transaction: %w", err)
 		}

@@ -134,9 +134,26 @@ func RepartitionPurgeInterval(d time.Duration) Opt {
 }
 
 // TransactionTimeout sets the producer's transaction.timeout.ms under
-// ExactlyOnceV2 (default 10 s, as Kafka Streams sets it): how long the
-// transaction of a crashed instance can hold up its successors.
+// ExactlyOnceV2: how long the open transaction of a crashed instance can
+// hold up read_committed readers of what it wrote, unless the instance
+// restarts with the same state dir first (its transactional id comes
+// from the process id kept there, so the restart fences and aborts it).
+//
+// The default is DefaultTransactionTimeout, 60 s, not Kafka Streams'
+// 10 s: here a commit that coincides with a rebalance waits for the
+// rebalance to end (franz-go forces a heartbeat before EndTxn), and a
+// rebalance waits up to the group's session timeout (45 s by default)
+// for a member that died without leaving. A transaction that outlives
+// its timeout is aborted by the coordinator and the App stops with
+// PRODUCER_FENCED, so keep this above the session timeout set with
+// ClientOpts(kgo.SessionTimeout(...)); Start logs a warning otherwise.
 func TransactionTimeout(d time.Duration) Opt { return optFunc(func(c *cfg) { c.txnTimeout = d }) }
+
+// DefaultTransactionTimeout is the transaction timeout under
+// ExactlyOnceV2 unless TransactionTimeout sets one: longer than
+// franz-go's default session timeout (45 s), as TransactionTimeout
+// explains.
+const DefaultTransactionTimeout = 60 * time.Second
 
 // OnStateChange registers a listener of the App's state (Kafka's
 // KafkaStreams.setStateListener). It is called from the App's
@@ -149,7 +166,7 @@ func newCfg(opts []Opt) cfg {
 		replicationFactor: -1,
 		maxPollRecords:    1000,
 		purgeInterval:     30 * time.Second,
-		txnTimeout:        10 * time.Second,
+		txnTimeout:        DefaultTransactionTimeout,
 	}
 	for _, o := range opts {
 		if o != nil {

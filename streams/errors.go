@@ -23,6 +23,11 @@ var (
 	// co-partitioned have different partition counts, or when an
 	// existing internal topic has the wrong count.
 	ErrCopartition = errors.New("streams: topics are not co-partitioned")
+	// ErrStateDirLocked is wrapped by New when another process runs the
+	// same application from the same state directory (Kafka's "Unable
+	// to initialize state, this can happen if multiple instances of
+	// Kafka Streams are running in the same state directory").
+	ErrStateDirLocked = errors.New("streams: state directory in use")
 	// ErrClosed is returned by an App used after Close.
 	ErrClosed = errors.New("streams: closed")
 	// ErrAlreadyStarted is returned by a second Start.
