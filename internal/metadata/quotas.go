@@ -52,6 +52,9 @@ func NewClientQuotaRecord(e quota.Entity, key string, value float64, remove bool
 // The map is the image's: callers must not modify it.
 func (im *Image) ClientQuotas(e quota.Entity) map[string]float64 { return im.quotas[e] }
 
+// HasClientQuotas reports whether any entity has a quota config.
+func (im *Image) HasClientQuotas() bool { return len(im.quotas) > 0 }
+
 // QuotaLookup returns a quota.Lookup over the image's client quotas.
 func (im *Image) QuotaLookup() quota.Lookup { return im.ClientQuotas }
 

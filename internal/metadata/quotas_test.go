@@ -49,6 +49,20 @@ func TestClientQuotaRecords(t *testing.T) {
 	if got := im.ClientQuotas(alice); got[quota.ProducerByteRate] != 1024 || got[quota.ConsumerByteRate] != 2048 {
 		t.Errorf("old image changed: %v", got)
 	}
+	if Empty.HasClientQuotas() || !next.HasClientQuotas() {
+		t.Errorf("HasClientQuotas: empty image %v, with quotas %v", Empty.HasClientQuotas(), next.HasClientQuotas())
+	}
+	var all []Record
+	for _, e := range next.QuotaEntities() {
+		for k := range next.ClientQuotas(e) {
+			all = append(all, NewClientQuotaRecord(e, k, 0, true))
+		}
+	}
+	if none, err := next.Apply(all); err != nil {
+		t.Error(err)
+	} else if none.HasClientQuotas() {
+		t.Error("every quota removed, HasClientQuotas is still true")
+	}
 	if _, err := next.Apply([]Record{{Type: TypeClientQuota}}); err == nil {
 		t.Error("a record without a quota applied")
 	}

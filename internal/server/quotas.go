@@ -113,9 +113,14 @@ func isFollowerFetch(req kmsg.Request) bool {
 	return f.ReplicaID >= 0
 }
 
-// quotaExempt reports whether no client quota applies to req on c.
+// quotaExempt reports whether no client quota applies to req on c: an
+// exempt request, or no client quota configured at all (Kafka's
+// ClientQuotaManager.quotasEnabled, which then records nothing).
 func (c *conn) quotaExempt(req kmsg.Request) bool {
-	return c.s.cfg.ControllerEndpoint || quotaExemptKeys[req.Key()] || isFollowerFetch(req)
+	if c.s.cfg.ControllerEndpoint || quotaExemptKeys[req.Key()] || isFollowerFetch(req) {
+		return true
+	}
+	return c.s.deps.Controller == nil || !c.s.image().HasClientQuotas()
 }
 
 // capFetchToQuota lowers a consumer fetch's max_bytes to what the
@@ -132,10 +137,11 @@ func (c *conn) capFetchToQuota(req kmsg.Request) {
 
 // recordQuotas records a handled request against the client's quotas and
 // returns the throttle. requestBytes is the request's size, handled the
-// handler's time; responseBytes (fetch only) the encoded response's
-// size. A fetch whose bytes put the client over consumer_byte_rate is
-// unrecorded and emptyFetch is true: the caller answers it empty.
-func (c *conn) recordQuotas(req kmsg.Request, requestBytes, responseBytes int, handled time.Duration) (throttle time.Duration, emptyFetch bool) {
+// handler's time; resp is the response (a fetch's counts by its size,
+// fetchResponseBytes). A fetch whose bytes put the client over
+// consumer_byte_rate is unrecorded and emptyFetch is true: the caller
+// answers it empty.
+func (c *conn) recordQuotas(req kmsg.Request, resp kmsg.Response, requestBytes int, handled time.Duration) (throttle time.Duration, emptyFetch bool) {
 	if c.quotaExempt(req) {
 		return 0, false
 	}
@@ -147,6 +153,7 @@ func (c *conn) recordQuotas(req kmsg.Request, requestBytes, responseBytes int, h
 	case 0:
 		throttle = m.Record(look, quota.ProducerByteRate, user, client, float64(requestBytes), now)
 	case 1:
+		responseBytes := fetchResponseBytes(resp)
 		throttle = m.Record(look, quota.ConsumerByteRate, user, client, float64(responseBytes), now)
 		if throttle > 0 {
 			m.Unrecord(look, quota.ConsumerByteRate, user, client, float64(responseBytes), now)
@@ -248,7 +255,7 @@ func remoteIP(nc net.Conn) string {
 // (c.mute), or, for a client from before KIP-219, the response is held
 // back instead (c.delay). resp may be nil (acks=0 produce).
 func (c *conn) throttle(hdr protocol.Header, req kmsg.Request, resp kmsg.Response, requestBytes int, handled time.Duration) kmsg.Response {
-	throttle, emptyFetch := c.recordQuotas(req, requestBytes, fetchResponseBytes(resp), handled)
+	throttle, emptyFetch := c.recordQuotas(req, resp, requestBytes, handled)
 	throttle = max(throttle, c.mutationThrottle)
 	c.mutationThrottle = 0
 	if throttle <= 0 {
