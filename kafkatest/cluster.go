@@ -46,6 +46,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/node"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
@@ -66,6 +67,10 @@ type member struct {
 // readyTimeout bounds how long StartCluster and RestartNode wait for
 // the brokers to register and be unfenced.
 const readyTimeout = 60 * time.Second
+
+// rebindTimeout bounds how long a restarting node waits for its port
+// while something else still holds it.
+const rebindTimeout = 10 * time.Second
 
 // firstControllerID is the id of the first controller-only node.
 const firstControllerID = 3000
@@ -156,7 +161,7 @@ func NewCluster(n int, opts ...Opt) (*Cluster, error) {
 	}
 	clusterID := uuid.Format(uuid.New())
 	bind := func(m *member, addr *string) error {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := testnet.Listen()
 		if err != nil {
 			return err
 		}
@@ -255,7 +260,7 @@ func (c *Cluster) startMember(m *member) error {
 		if ok {
 			return ln, nil
 		}
-		return net.Listen(network, addr)
+		return testnet.Rebind(network, addr, rebindTimeout)
 	}
 	n, err := node.New(bc, node.Options{Logger: c.log.With("node", m.id), Listen: listen, Dial: c.dialFrom(m.id)})
 	if err != nil {

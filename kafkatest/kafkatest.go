@@ -23,6 +23,7 @@ import (
 
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/node"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 )
 
 // Opt configures a Cluster.
@@ -128,7 +129,7 @@ func (c *Cluster) start() error {
 	if err != nil {
 		return err
 	}
-	n, err := node.New(bc, node.Options{Logger: c.log})
+	n, err := node.New(bc, node.Options{Logger: c.log, Listen: nodeListen})
 	if err != nil {
 		return err
 	}
@@ -139,6 +140,16 @@ func (c *Cluster) start() error {
 	c.n = n
 	c.addr = n.Addrs()[0].String()
 	return nil
+}
+
+// nodeListen binds a node's listener: a port of its own outside the
+// ephemeral range for "127.0.0.1:0", so that a restart finds the port
+// free, and its old port again on a restart.
+func nodeListen(network, addr string) (net.Listener, error) {
+	if network == "tcp" && addr == "127.0.0.1:0" {
+		return testnet.Listen()
+	}
+	return testnet.Rebind(network, addr, rebindTimeout)
 }
 
 // Addr returns the broker's host:port (a multi-node cluster's first

@@ -42,6 +42,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/node"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
@@ -159,7 +160,7 @@ func StartStatic(tb testing.TB, opts ...StaticOpt) *StaticCluster {
 	// Ports first: the registrations name them.
 	listeners := map[int32]net.Listener{}
 	for i := 1; i <= cfg.brokers; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := testnet.Listen()
 		if err != nil {
 			tb.Fatalf("kafkatest: %v", err)
 		}
@@ -262,7 +263,7 @@ func (c *StaticCluster) startBroker(b *staticBroker, ln net.Listener) error {
 			ln = nil
 			return l, nil
 		}
-		return net.Listen(network, address)
+		return testnet.Rebind(network, address, rebindTimeout)
 	}
 	n, err := node.New(bc, node.Options{Logger: c.cfg.logger.With("node", b.id), Listen: listen})
 	if err != nil {

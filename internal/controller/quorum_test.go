@@ -11,6 +11,7 @@ import (
 
 	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/raft"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 )
 
 // listenerOnly returns a quorum controller without a Raft node, for
@@ -161,7 +162,7 @@ func openQuorumMembers(t *testing.T, cl ClusterConfig) (map[int32]string, func(i
 	voters := map[int32]string{}
 	bound := map[int32]net.Listener{}
 	for id := int32(1); id <= 3; id++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := testnet.Listen()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +182,7 @@ func openQuorumMembers(t *testing.T, cl ClusterConfig) (map[int32]string, func(i
 						ln = nil
 						return l, nil
 					}
-					return net.Listen(network, addr)
+					return testnet.Rebind(network, addr, 10*time.Second)
 				},
 			},
 		}, nil)

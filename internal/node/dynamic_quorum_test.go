@@ -14,6 +14,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/raft"
 	"github.com/gregor-streaming/gregor/internal/replica"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
@@ -37,11 +38,11 @@ func TestDynamicQuorumFileNames(t *testing.T) {
 // --standalone is a one-voter dynamic quorum: its controller listener
 // serves, its broker registers with itself over it, and it takes writes.
 func TestStandaloneQuickstartIsDynamicQuorum(t *testing.T) {
-	brkLn, err := net.Listen("tcp", "127.0.0.1:0")
+	brkLn, err := testnet.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctlLn, err := net.Listen("tcp", "127.0.0.1:0")
+	ctlLn, err := testnet.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestStandaloneQuickstartIsDynamicQuorum(t *testing.T) {
 			delete(lns, addr)
 			return ln, nil
 		}
-		return net.Listen(network, addr)
+		return testnet.Rebind(network, addr, 10*time.Second)
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/controller"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 )
 
 // startQuorumNodes starts n combined nodes with a controller quorum on
@@ -29,7 +30,7 @@ func startQuorumNodes(t *testing.T, n int) []*Node {
 	controllers := make([]string, n)
 	for i := range n {
 		for _, addr := range []*string{&brokers[i], &controllers[i]} {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			ln, err := testnet.Listen()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +44,7 @@ func startQuorumNodes(t *testing.T, n int) []*Node {
 			delete(bound, addr)
 			return ln, nil
 		}
-		return net.Listen(network, addr)
+		return testnet.Rebind(network, addr, 10*time.Second)
 	}
 	nodes := make([]*Node, n)
 	for i := range n {

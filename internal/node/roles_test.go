@@ -13,6 +13,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/replica"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 )
 
 // TestSampleControllerAndBroker runs config/controller.properties and
@@ -22,11 +23,11 @@ import (
 // the metadata log, registers, is unfenced, and creates a topic through
 // the controller.
 func TestSampleControllerAndBroker(t *testing.T) {
-	ctlLn, err := net.Listen("tcp", "127.0.0.1:0")
+	ctlLn, err := testnet.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	brkLn, err := net.Listen("tcp", "127.0.0.1:0")
+	brkLn, err := testnet.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestSampleControllerAndBroker(t *testing.T) {
 				ln = nil
 				return l, nil
 			}
-			return net.Listen(network, addr)
+			return testnet.Rebind(network, addr, 10*time.Second)
 		}})
 		if err != nil {
 			t.Fatal(err)

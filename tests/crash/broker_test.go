@@ -18,8 +18,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
@@ -87,27 +86,11 @@ func newBroker(t *testing.T) *broker {
 // to another process's connection (go test runs packages in parallel),
 // and the restart would fail to bind it.
 func freeAddr(t *testing.T) string {
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		fmt.Sscan(string(b), &low)
-	}
-	for range 100 {
-		if low <= 12000 {
-			break
-		}
-		port := 10000 + rand.IntN(low-10000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			ln.Close()
-			return ln.Addr().String()
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testnet.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func (b *broker) current() *run {

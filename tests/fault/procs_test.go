@@ -77,8 +77,6 @@ package fault
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +89,7 @@ import (
 	"time"
 
 	"github.com/gregor-streaming/gregor/internal/faultproxy"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
@@ -258,33 +257,18 @@ func (c *cluster) bootstrap() []string {
 // kill and its restart, a port from the ephemeral range could be handed
 // to some connection, and the restart would fail to bind it.
 func freeAddr(t *testing.T, used map[string]bool) string {
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		fmt.Sscan(string(b), &low)
-	}
 	for range 100 {
-		if low <= 12000 {
-			break
+		addr, err := testnet.Addr()
+		if err != nil {
+			t.Fatal(err)
 		}
-		port := 10000 + rand.IntN(low-10000)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if used[addr] {
-			continue
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			ln.Close()
+		if !used[addr] {
 			used[addr] = true
 			return addr
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Close()
-	used[ln.Addr().String()] = true
-	return ln.Addr().String()
+	t.Fatal("no unused free port")
+	return ""
 }
 
 func (n *node) current() *run {

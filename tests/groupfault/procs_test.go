@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
@@ -47,12 +47,10 @@ type broker struct {
 // fails the test on error lines or race reports in its log.
 func startBroker(t *testing.T) *broker {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testnet.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	dir := t.TempDir()
 	props := filepath.Join(dir, "server.properties")
 	text := fmt.Sprintf("node.id=1\nprocess.roles=broker,controller\nlisteners=PLAINTEXT://%s\nlog.dirs=%s\n"+

@@ -21,6 +21,7 @@ import (
 	"github.com/gregor-streaming/gregor/internal/config"
 	"github.com/gregor-streaming/gregor/internal/node"
 	"github.com/gregor-streaming/gregor/internal/storage"
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/uuid"
 )
 
@@ -101,7 +102,7 @@ func (c *dynCluster) mustTool(args ...string) string {
 // that port) and formats its log dir with formatFlags.
 func (c *dynCluster) addNode(id int32, roles string, bootstrap func(self string) []string, formatFlags ...string) *dynNode {
 	c.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := testnet.Listen()
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -56,8 +56,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,6 +70,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gregor-streaming/gregor/internal/testnet"
 	"github.com/gregor-streaming/gregor/internal/testproc"
 )
 
@@ -279,31 +278,18 @@ func freeAddr(t *testing.T) string {
 	if used.addrs == nil {
 		used.addrs = map[string]bool{}
 	}
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		fmt.Sscan(string(b), &low)
-	}
 	for range 100 {
-		if low <= 12000 {
-			break
+		addr, err := testnet.Addr()
+		if err != nil {
+			t.Fatal(err)
 		}
-		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(low-10000))
-		if used.addrs[addr] {
-			continue
-		}
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			ln.Close()
+		if !used.addrs[addr] {
 			used.addrs[addr] = true
 			return addr
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Close()
-	used.addrs[ln.Addr().String()] = true
-	return ln.Addr().String()
+	t.Fatal("no unused free port")
+	return ""
 }
 
 var addressRE = regexp.MustCompile(`\baddress=(\S+)`)
