@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gregor-streaming/gregor/internal/clientconfig"
 )
 
 func TestClientOptsApplied(t *testing.T) {
@@ -111,7 +113,7 @@ func TestClientOptsErrors(t *testing.T) {
 	}{
 		{map[string]string{"acks": "2"}, roleProducer, "Invalid value 2 for configuration acks: String must be one of: all, -1, 0, 1"},
 		{map[string]string{"linger.ms": "soon"}, roleProducer, "Invalid value soon for configuration linger.ms: Expected value to be a number"},
-		{map[string]string{"acks": "0", "enable.idempotence": "true"}, roleProducer, "must set acks to all in order to use the idempotent producer"},
+		{map[string]string{"acks": "0", "enable.idempotence": "true"}, roleProducer, "Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence."},
 		{map[string]string{"acks": "1", "transactional.id": "t"}, roleProducer, "Cannot set a transactional.id without also enabling idempotence."},
 		{map[string]string{"compression.type": "brotli"}, roleProducer, "Invalid value brotli for configuration compression.type: String must be one of: none, gzip, snappy, lz4, zstd"},
 		{map[string]string{"auto.offset.reset": "middle"}, roleConsumer, "Invalid value middle for configuration auto.offset.reset: String must be one of: latest, earliest, none"},
@@ -145,7 +147,7 @@ func TestClientOptsSASL(t *testing.T) {
 	if cl.OptValue(kgo.SASL) == nil || (mechs != nil && len(mechs) == 0) {
 		t.Errorf("SASL not configured: %v", cl.OptValue(kgo.SASL))
 	}
-	if u, p := jaasCredentials(props["sasl.jaas.config"]); u != "alice" || p != `s"cret` {
+	if u, p := clientconfig.JAASCredentials(props["sasl.jaas.config"]); u != "alice" || p != `s"cret` {
 		t.Errorf("jaas = %q %q", u, p)
 	}
 }

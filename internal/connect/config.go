@@ -71,7 +71,9 @@ var workerConfigDef = sdk.NewConfigDef().
 	Define(sdk.ConfigKey{Name: TopicTrackingAllowResetConfig, Type: sdk.ConfigBoolean, Default: "true", Importance: sdk.ImportanceLow,
 		Documentation: "If set to true, it allows user requests to reset the set of active topics per connector."}).
 	Define(sdk.ConfigKey{Name: ClientIDConfig, Type: sdk.ConfigString, Default: "", Importance: sdk.ImportanceLow,
-		Documentation: "An id string to pass to the server when making requests."})
+		Documentation: "An id string to pass to the server when making requests."}).
+	Define(sdk.ConfigKey{Name: ClientOverridePolicyConfig, Type: sdk.ConfigString, Default: PolicyAll, Importance: sdk.ImportanceMedium,
+		Documentation: "Class name or alias of implementation of ConnectorClientConfigOverridePolicy. Defines what client configurations can be overridden by the connector. The default implementation is 'All', meaning connector configurations can override all client properties. The other possible policies in the framework include 'None' to disallow connectors from overriding client properties, and 'Principal' to allow connectors to override only client principals."})
 
 // Config is a worker's configuration, parsed once from Kafka's worker
 // property names (ParseConfig). Durations are in the units the property
@@ -108,8 +110,11 @@ type Config struct {
 	// ClientID prefixes the clients' ids ("" for Kafka's
 	// "connector-producer-<task>" style ids).
 	ClientID string
+	// OverridePolicy is the connector client config override policy
+	// (KIP-458): PolicyNone, PolicyPrincipal or PolicyAll.
+	OverridePolicy string
 	// Props are all the worker properties, for the prefixed converter and
-	// client settings.
+	// client settings (clients.go).
 	Props map[string]string
 }
 
@@ -158,6 +163,12 @@ func parseWorkerConfig(props map[string]string) (*Config, error) {
 	if len(c.BootstrapServers) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrWorkerConfig, sdk.ConfigError(BootstrapServersConfig, "", "no bootstrap servers"))
 	}
+	if c.OverridePolicy, err = parseOverridePolicy(pc.GetString(ClientOverridePolicyConfig)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrWorkerConfig, err)
+	}
+	if err := c.validateClientSettings(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrWorkerConfig, err)
+	}
 	for _, l := range pc.GetList(ListenersConfig) {
 		u, err := parseListener(l)
 		if err != nil {
@@ -205,10 +216,4 @@ func parseListener(s string) (*url.URL, error) {
 	}
 	u.Scheme = "http"
 	return u, nil
-}
-
-// clientProps returns the worker properties with prefix (producer.,
-// consumer.), prefix removed.
-func (c *Config) clientProps(prefix string) map[string]string {
-	return sdk.WithPrefix(c.Props, prefix)
 }

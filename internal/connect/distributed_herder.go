@@ -156,7 +156,11 @@ func NewDistributedHerder(ctx context.Context, cfg *DistributedConfig, opts Dist
 		statuses.Close()
 		return nil, fmt.Errorf("config store: %w", err)
 	}
-	mc, err := kgo.NewClient(kgo.SeedBrokers(cfg.BootstrapServers...), kgo.ClientID(clientID(cfg.Config, "connect-"+cfg.GroupID)))
+	mopts, err := cfg.workerClientOpts("connect-" + cfg.GroupID)
+	var mc *kgo.Client
+	if err == nil {
+		mc, err = kgo.NewClient(mopts...)
+	}
 	if err != nil {
 		offsets.Close()
 		statuses.Close()
@@ -720,7 +724,7 @@ func (d *DistributedHerder) leaderOrForward() error {
 // when allowReplace, on the leader (elsewhere: forwarded). initial is a
 // new connector's target state ("" for STARTED).
 func (d *DistributedHerder) PutConnectorConfig(name string, config map[string]string, initial TargetState, allowReplace bool) (bool, *ConnectorInfo, error) {
-	infos, err := validateConnectorConfig(config, nil)
+	infos, err := d.dcfg.validateConnector(config, nil)
 	if err != nil {
 		return false, nil, err
 	}

@@ -8,8 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	sdk "github.com/gregor-streaming/gregor/connect"
 )
 
 // The headers a sink's dead letter queue adds to a failed record when
@@ -60,15 +63,22 @@ type dlqReporter struct {
 
 // newDLQReporter creates the DLQ topic if it does not exist, with one
 // partition and the configured replication factor, and a producer for it.
-func (w *Worker) newDLQReporter(id TaskID, cfg errorConfig) (*dlqReporter, error) {
+// The admin client and the producer take the connector's admin and
+// producer settings (clients.go).
+func (w *Worker) newDLQReporter(id TaskID, connConfig map[string]string, cfg errorConfig) (*dlqReporter, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topics, err := w.admin.ListTopics(ctx, cfg.dlqTopic)
+	admin, closeAdmin, err := w.connectorAdmin(id.Connector, connConfig)
+	if err != nil {
+		return nil, fmt.Errorf("dead letter queue admin client: %w", err)
+	}
+	defer closeAdmin()
+	topics, err := admin.ListTopics(ctx, cfg.dlqTopic)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letter queue topic %s: %w", cfg.dlqTopic, err)
 	}
 	if !topics.Has(cfg.dlqTopic) {
-		resp, err := w.admin.CreateTopic(ctx, dlqTopicPartitions, cfg.dlqReplication, nil, cfg.dlqTopic)
+		resp, err := admin.CreateTopic(ctx, dlqTopicPartitions, cfg.dlqReplication, nil, cfg.dlqTopic)
 		if err == nil {
 			err = resp.Err
 		}
@@ -77,11 +87,12 @@ func (w *Worker) newDLQReporter(id TaskID, cfg errorConfig) (*dlqReporter, error
 		}
 		w.log.Info("Created dead letter queue topic", "topic", cfg.dlqTopic, "task", id.String())
 	}
-	producer, err := kgo.NewClient(
-		kgo.SeedBrokers(w.cfg.BootstrapServers...),
-		kgo.ClientID(clientID(w.cfg, "connector-dlq-producer-"+id.String())),
-		kgo.DefaultProduceTopic(cfg.dlqTopic),
-	)
+	opts, _, err := w.cfg.taskClientOpts(producerClient, connConfig, "connector-dlq-producer-"+id.String(), nil,
+		[]kgo.Opt{kgo.ProducerBatchCompression(kgo.NoCompression())}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dead letter queue producer: %w", err)
+	}
+	producer, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(cfg.dlqTopic))...)
 	if err != nil {
 		return nil, fmt.Errorf("dead letter queue producer: %w", err)
 	}
@@ -125,3 +136,21 @@ func (r *dlqReporter) flush(ctx context.Context) error {
 }
 
 func (r *dlqReporter) close() { r.producer.Close() }
+
+// connectorAdmin returns the admin client for a connector's requests: the
+// worker's, unless the connector overrides admin settings
+// (admin.override.*), when it is a new client that release closes.
+func (w *Worker) connectorAdmin(connector string, connConfig map[string]string) (admin *kadm.Client, release func(), err error) {
+	if len(sdk.WithPrefix(connConfig, AdminOverridePrefix)) == 0 {
+		return w.admin, func() {}, nil
+	}
+	opts, _, err := w.cfg.taskClientOpts(adminClient, connConfig, "connector-adminclient-"+connector, nil, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}

@@ -14,7 +14,11 @@
 // workerProps are Kafka's worker properties (bootstrap.servers,
 // key.converter, value.converter, key.converter.*, value.converter.*,
 // offset.storage.file.filename, offset.flush.interval.ms, listeners,
-// rest.advertised.*, plugin.path accepted and ignored). StartStandalone
+// rest.advertised.*, plugin.path accepted and ignored; Kafka's client
+// settings security.protocol, ssl.*, sasl.* for every client and
+// producer.*, consumer.*, admin.* for the connectors' clients, which a
+// connector may override with producer.override.* … as
+// connector.client.config.override.policy allows: clients.go). StartStandalone
 // binds the REST listeners first, so that the worker id (the advertised
 // host:port) is known, looks up the Kafka cluster id, then creates the
 // connectors; a connector that cannot be created stops it, as Kafka's

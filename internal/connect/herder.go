@@ -221,7 +221,7 @@ func (h *Herder) TaskConfigs(name string) ([]TaskInfo, error) {
 // ValidateConnectorConfig validates a configuration (PUT
 // /connector-plugins/{plugin}/config/validate).
 func (h *Herder) ValidateConnectorConfig(config map[string]string, nullKeys []string) (*ConfigInfos, error) {
-	return validateConnectorConfig(config, nullKeys)
+	return h.cfg.validateConnector(config, nullKeys)
 }
 
 // PutConnectorConfig creates a connector, or replaces its configuration
@@ -229,7 +229,7 @@ func (h *Herder) ValidateConnectorConfig(config map[string]string, nullKeys []st
 // state of a new connector ("" for STARTED, KIP-980); a replaced connector
 // keeps its own. created reports whether the connector is new.
 func (h *Herder) PutConnectorConfig(name string, config map[string]string, initial TargetState, allowReplace bool) (created bool, info *ConnectorInfo, err error) {
-	infos, err := validateConnectorConfig(config, nil)
+	infos, err := h.cfg.validateConnector(config, nil)
 	if err != nil {
 		return false, nil, err
 	}

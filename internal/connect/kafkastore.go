@@ -56,10 +56,14 @@ type kafkaLog struct {
 // openKafkaLog creates the topic if it is missing (compacted), starts
 // consuming it from the beginning and reads it to the end. apply sees
 // every record.
-func openKafkaLog(ctx context.Context, bootstrap []string, clientID string, spec topicSpec, log *slog.Logger, apply func(*kgo.Record)) (*kafkaLog, error) {
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(bootstrap...),
-		kgo.ClientID(clientID),
+// Its client takes the worker's client settings (Config.workerClientOpts)
+// and the id clientID(cfg, id).
+func openKafkaLog(ctx context.Context, cfg *Config, id string, spec topicSpec, log *slog.Logger, apply func(*kgo.Record)) (*kafkaLog, error) {
+	base, err := cfg.workerClientOpts(id)
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", spec.name, err)
+	}
+	cl, err := kgo.NewClient(append(base,
 		kgo.ConsumeTopics(spec.name),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -72,7 +76,7 @@ func openKafkaLog(ctx context.Context, bootstrap []string, clientID string, spec
 		// markers so that positions reach the last stable offset.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", spec.name, err)
 	}

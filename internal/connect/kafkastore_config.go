@@ -122,7 +122,7 @@ func OpenKafkaConfigStore(ctx context.Context, cfg *DistributedConfig, log *slog
 	s.mu.targets = map[string]TargetState{}
 	s.mu.tasks = map[string][]map[string]string{}
 	s.mu.deferred = map[string]map[int]map[string]string{}
-	kl, err := openKafkaLog(ctx, cfg.BootstrapServers, clientID(cfg.Config, "connect-"+cfg.GroupID+"-configs"),
+	kl, err := openKafkaLog(ctx, cfg.Config, "connect-"+cfg.GroupID+"-configs",
 		topicSpec{name: cfg.ConfigTopic, partitions: 1, replicas: cfg.ConfigReplicationFactor}, log, s.apply)
 	if err != nil {
 		return nil, err

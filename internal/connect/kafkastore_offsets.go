@@ -34,7 +34,7 @@ type KafkaOffsetStore struct {
 func OpenKafkaOffsetStore(ctx context.Context, cfg *DistributedConfig, log *slog.Logger) (*KafkaOffsetStore, error) {
 	s := &KafkaOffsetStore{}
 	s.mu.data = map[string][]byte{}
-	kl, err := openKafkaLog(ctx, cfg.BootstrapServers, clientID(cfg.Config, "connect-"+cfg.GroupID+"-offsets"),
+	kl, err := openKafkaLog(ctx, cfg.Config, "connect-"+cfg.GroupID+"-offsets",
 		topicSpec{name: cfg.OffsetTopic, partitions: cfg.OffsetPartitions, replicas: cfg.OffsetReplicationFactor}, log, s.apply)
 	if err != nil {
 		return nil, err

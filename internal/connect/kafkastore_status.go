@@ -67,7 +67,7 @@ func OpenKafkaStatusStore(ctx context.Context, cfg *DistributedConfig, log *slog
 		generation = func() int32 { return -1 }
 	}
 	s := &KafkaStatusStore{mem: NewMemoryStatusStore(), log: log.With("topic", cfg.StatusTopic), generation: generation}
-	kl, err := openKafkaLog(ctx, cfg.BootstrapServers, clientID(cfg.Config, "connect-"+cfg.GroupID+"-statuses"),
+	kl, err := openKafkaLog(ctx, cfg.Config, "connect-"+cfg.GroupID+"-statuses",
 		topicSpec{name: cfg.StatusTopic, partitions: cfg.StatusPartitions, replicas: cfg.StatusReplicationFactor}, log, s.apply)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	sdk "github.com/gregor-streaming/gregor/connect"
 	"github.com/gregor-streaming/gregor/connect/transform"
+	"github.com/gregor-streaming/gregor/internal/clientconfig"
 )
 
 // sinkTask runs a SinkTask (Kafka's WorkerSinkTask): a kgo consumer in
@@ -67,7 +68,10 @@ type sinkTask struct {
 	topics map[string]bool // topics reported active; run goroutine only
 }
 
-func newSinkTask(base *taskBase, task sdk.SinkTask, config map[string]string, convs converters, chain *transform.Chain, errs *errorHandler, dlq *dlqReporter) (*sinkTask, error) {
+// newSinkTask returns a sink task for the task configuration config of
+// the connector configured by connConfig; its consumer takes the worker's
+// and the connector's consumer settings (clients.go).
+func newSinkTask(base *taskBase, task sdk.SinkTask, connConfig, config map[string]string, convs converters, chain *transform.Chain, errs *errorHandler, dlq *dlqReporter) (*sinkTask, error) {
 	w := base.w
 	t := &sinkTask{taskBase: base, task: task, config: maps.Clone(config), convs: convs, chain: chain, errs: errs, dlq: dlq, maxPoll: 500, topics: map[string]bool{}}
 	t.parts, _ = task.(sdk.SinkTaskPartitions)
@@ -78,34 +82,30 @@ func newSinkTask(base *taskBase, task sdk.SinkTask, config map[string]string, co
 	t.ctxMu.resets = map[sdk.TopicPartition]int64{}
 	t.ctxMu.userPaused = map[sdk.TopicPartition]bool{}
 
-	consumer := w.cfg.clientProps(ConsumerPrefix)
-	reset := kgo.NewOffset().AtStart()
-	switch strings.ToLower(trimmed(consumer["auto.offset.reset"])) {
-	case "", "earliest":
-	case "latest":
-		reset = kgo.NewOffset().AtEnd()
-	default:
-		return nil, fmt.Errorf("consumer.auto.offset.reset=%s is not supported (earliest or latest)", consumer["auto.offset.reset"])
+	// Kafka's sink consumer defaults (Worker.baseConsumerConfigs): read
+	// from the earliest offset; the worker's consumer.* settings and the
+	// connector's consumer.override.* win over them. The group is always
+	// the connector's (the offsets REST API reads it).
+	opts, props, err := w.cfg.taskClientOpts(consumerClient, connConfig, "connector-consumer-"+base.id.String(), base.log,
+		[]kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(time.Second)},
+		map[string]string{"group.id": groupID(base.id.Connector)}, // so that the group settings apply
+		"max.poll.records", "key.deserializer", "value.deserializer", "allow.auto.create.topics")
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	if s := trimmed(consumer["max.poll.records"]); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("invalid consumer.max.poll.records %q", s)
-		}
-		t.maxPoll = n
+	if t.maxPoll, err = clientconfig.MaxPollRecords(props); err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(w.cfg.BootstrapServers...),
-		kgo.ClientID(clientID(w.cfg, "connector-consumer-"+base.id.String())),
+	// What Connect itself needs: the connector's group, commits only
+	// after the task's flush, and the rebalance callbacks.
+	opts = append(opts,
 		kgo.ConsumerGroup(groupID(base.id.Connector)),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(t.onAssigned),
 		kgo.OnPartitionsRevoked(t.onRevoked),
 		kgo.OnPartitionsLost(t.onLost),
-		kgo.ConsumeResetOffset(reset),
-		kgo.MetadataMinAge(time.Second),
-	}
+	)
 	if re := trimmed(config[topicsRegexConfig]); re != "" {
 		// Java's Pattern.matches matches the whole topic name.
 		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+re+")$"))
@@ -122,18 +122,6 @@ func newSinkTask(base *taskBase, task sdk.SinkTask, config map[string]string, co
 		// Kafka's consumer creates a missing topic it subscribes to
 		// (allow.auto.create.topics defaults to true).
 		opts = append(opts, kgo.ConsumeTopics(topics...), kgo.AllowAutoTopicCreation())
-	}
-	// consumer.session.timeout.ms and consumer.heartbeat.interval.ms reach
-	// the sink's consumer, as Kafka passes consumer.* on (a task moved off
-	// a dead worker waits for the dead consumer's session to expire).
-	for name, opt := range map[string]func(time.Duration) kgo.GroupOpt{"session.timeout.ms": kgo.SessionTimeout, "heartbeat.interval.ms": kgo.HeartbeatInterval} {
-		if s := trimmed(consumer[name]); s != "" {
-			ms, err := strconv.Atoi(s)
-			if err != nil || ms < 1 {
-				return nil, fmt.Errorf("invalid consumer.%s %q", name, s)
-			}
-			opts = append(opts, opt(time.Duration(ms)*time.Millisecond))
-		}
 	}
 	t.opts = opts
 	return t, nil

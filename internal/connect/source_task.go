@@ -86,14 +86,19 @@ func (p sourceTopicPartitioner) Partition(r *kgo.Record, n int) int {
 	return p.dflt.Partition(r, n)
 }
 
-func newSourceTask(base *taskBase, task sdk.SourceTask, config map[string]string, convs converters, chain *transform.Chain, errs *errorHandler, eos *eosTask) (*sourceTask, error) {
+// newSourceTask returns a source task for the task configuration config
+// of the connector configured by connConfig; its producer takes the
+// worker's and the connector's producer settings (clients.go).
+func newSourceTask(base *taskBase, task sdk.SourceTask, connConfig, config map[string]string, convs converters, chain *transform.Chain, errs *errorHandler, eos *eosTask) (*sourceTask, error) {
 	w := base.w
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(w.cfg.BootstrapServers...),
-		kgo.ClientID(clientID(w.cfg, "connector-producer-"+base.id.String())),
-		kgo.AllowAutoTopicCreation(),
-		kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}),
+	// Kafka's producer defaults (compression.type=none), then the
+	// worker's producer.* and the connector's producer.override.*.
+	opts, _, err := w.cfg.taskClientOpts(producerClient, connConfig, "connector-producer-"+base.id.String(), base.log,
+		[]kgo.Opt{kgo.AllowAutoTopicCreation(), kgo.ProducerBatchCompression(kgo.NoCompression())}, nil, "key.serializer", "value.serializer")
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
 	}
+	opts = append(opts, kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}))
 	if eos != nil {
 		opts = append(opts, eos.producerOpts()...)
 	}

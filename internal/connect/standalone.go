@@ -2,6 +2,8 @@ package connect
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	// The built-in plugins: Kafka's converters and FileStream connectors.
@@ -124,7 +127,11 @@ func StartStandalone(ctx context.Context, workerProps map[string]string, connect
 // lookupClusterID asks the brokers for the cluster's id (Kafka's
 // ConnectUtils.lookupKafkaClusterId).
 func lookupClusterID(ctx context.Context, cfg *Config, timeout time.Duration) (string, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.BootstrapServers...), kgo.ClientID(clientID(cfg, "connect-cluster-id")))
+	opts, err := cfg.workerClientOpts("connect-cluster-id")
+	if err != nil {
+		return "", err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return "", err
 	}
@@ -139,11 +146,28 @@ func lookupClusterID(ctx context.Context, cfg *Config, timeout time.Duration) (s
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("Failed to connect to and describe Kafka cluster (bootstrap.servers=%v): %w", cfg.BootstrapServers, errors.Join(err, ctx.Err()))
 		}
+		if isSecurityFailure(err) {
+			// Retrying cannot help: Kafka's lookupKafkaClusterId
+			// fails at once on an authentication error too.
+			return "", fmt.Errorf("Failed to connect to and describe Kafka cluster (bootstrap.servers=%v). Check worker's broker connection and security properties: %w", cfg.BootstrapServers, err)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// isSecurityFailure reports whether err is a failed authentication (SASL)
+// or an untrusted broker certificate (TLS): a wrong setting, not a broker
+// that is not up yet.
+func isSecurityFailure(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.Is(err, kerr.IllegalSaslState) || errors.As(err, &verify) || errors.As(err, &unknownAuthority) ||
+		errors.As(err, &hostname)
 }
 
 // Herder returns the worker's herder.

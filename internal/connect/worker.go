@@ -50,9 +50,14 @@ type taskRunner interface {
 	base() *taskBase
 }
 
-// newWorker returns a Worker; it opens an admin client to the brokers.
+// newWorker returns a Worker; it opens an admin client to the brokers
+// (the worker's admin.* settings over its unprefixed ones, clients.go).
 func newWorker(cfg *Config, workerID string, log *slog.Logger, offsets OffsetStore, statuses StatusStore) (*Worker, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.BootstrapServers...), kgo.ClientID(clientID(cfg, "connect-admin")))
+	opts, _, err := cfg.taskClientOpts(adminClient, nil, "connect-admin", nil, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("admin client: %w", err)
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("admin client: %w", err)
 	}
@@ -336,7 +341,7 @@ func (w *Worker) startTask(id TaskID, connConfig, taskConfig map[string]string, 
 				return fail(err)
 			}
 		}
-		st, err := newSourceTask(base, conn.NewTask(), taskConfig, convs, chain, newErrorHandler(errCfg, reporters...), eos)
+		st, err := newSourceTask(base, conn.NewTask(), connConfig, taskConfig, convs, chain, newErrorHandler(errCfg, reporters...), eos)
 		if err != nil {
 			chain.Close()
 			return fail(err)
@@ -346,13 +351,13 @@ func (w *Worker) startTask(id TaskID, connConfig, taskConfig map[string]string, 
 	case sdk.SinkConnector:
 		var dlq *dlqReporter
 		if errCfg.dlqTopic != "" {
-			if dlq, err = w.newDLQReporter(id, errCfg); err != nil {
+			if dlq, err = w.newDLQReporter(id, connConfig, errCfg); err != nil {
 				chain.Close()
 				return fail(err)
 			}
 			reporters = append(reporters, dlq)
 		}
-		st, err := newSinkTask(base, conn.NewTask(), taskConfig, convs, chain, newErrorHandler(errCfg, reporters...), dlq)
+		st, err := newSinkTask(base, conn.NewTask(), connConfig, taskConfig, convs, chain, newErrorHandler(errCfg, reporters...), dlq)
 		if err != nil {
 			chain.Close()
 			if dlq != nil {

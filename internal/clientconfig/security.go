@@ -1,0 +1,170 @@
+package clientconfig
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/gregor-streaming/gregor/internal/security"
+)
+
+// securityOpts maps security.protocol, ssl.* and sasl.* properties.
+func securityOpts(p *propReader) ([]kgo.Opt, error) {
+	proto := "PLAINTEXT"
+	if v, ok := p.get("security.protocol"); ok {
+		proto = strings.ToUpper(strings.TrimSpace(v))
+	}
+	var useTLS, useSASL bool
+	switch proto {
+	case "PLAINTEXT":
+	case "SSL":
+		useTLS = true
+	case "SASL_PLAINTEXT":
+		useSASL = true
+	case "SASL_SSL":
+		useTLS, useSASL = true, true
+	default:
+		return nil, InvalidValue("security.protocol", proto, "String must be one of: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
+	}
+	// Mark the settings of the other protocols as known either way.
+	sslKeys := []string{"ssl.truststore.type", "ssl.truststore.location", "ssl.truststore.certificates",
+		"ssl.truststore.password", "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.password",
+		"ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.key.password",
+		"ssl.endpoint.identification.algorithm", "ssl.protocol", "ssl.enabled.protocols"}
+	saslKeys := []string{"sasl.mechanism", "sasl.jaas.config"}
+	var opts []kgo.Opt
+	if useTLS {
+		tc, err := tlsConfig(p)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if useSASL {
+		mech := "GSSAPI"
+		if v, ok := p.get("sasl.mechanism"); ok {
+			mech = strings.ToUpper(strings.TrimSpace(v))
+		}
+		jaas, _ := p.get("sasl.jaas.config")
+		user, pass := JAASCredentials(jaas)
+		switch mech {
+		case "PLAIN":
+			opts = append(opts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
+		case "SCRAM-SHA-256":
+			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
+		case "SCRAM-SHA-512":
+			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
+		default:
+			return nil, InvalidValue("sasl.mechanism", mech, "supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+		}
+	}
+	for _, k := range append(sslKeys, saslKeys...) {
+		p.get(k)
+	}
+	return opts, nil
+}
+
+var jaasOption = regexp.MustCompile(`(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"`)
+
+// JAASCredentials extracts username and password from a sasl.jaas.config
+// value such as `org.apache.kafka.common.security.plain.PlainLoginModule
+// required username="alice" password="secret";`, parsed as Kafka's
+// JaasConfig does; text that does not parse is searched for the two
+// options.
+func JAASCredentials(jaas string) (user, pass string) {
+	if m, err := security.ParseJAASModule(jaas); err == nil {
+		return m.Username(), m.Password()
+	}
+	for _, m := range jaasOption.FindAllStringSubmatch(jaas, -1) {
+		v := strings.ReplaceAll(strings.ReplaceAll(m[2], `\"`, `"`), `\\`, `\`)
+		switch m[1] {
+		case "username":
+			user = v
+		case "password":
+			pass = v
+		}
+	}
+	return user, pass
+}
+
+// tlsConfig builds a client TLS config from PEM ssl.* properties. Java key
+// stores (JKS, PKCS12) cannot be read; use ssl.truststore.type=PEM.
+func tlsConfig(p *propReader) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	readPEM := func(typeKey, locKey, inlineKey string) ([]byte, bool, error) {
+		if typ, ok := p.get(typeKey); ok && !strings.EqualFold(typ, "PEM") {
+			return nil, false, InvalidValue(typeKey, typ, "only PEM stores are supported")
+		}
+		if inline, ok := p.get(inlineKey); ok && inline != "" {
+			return []byte(inline), true, nil
+		}
+		loc, ok := p.get(locKey)
+		if !ok || loc == "" {
+			return nil, false, nil
+		}
+		if typ, _ := p.get(typeKey); !strings.EqualFold(typ, "PEM") {
+			return nil, false, InvalidValue(typeKey, typ, "only PEM stores are supported; set "+typeKey+"=PEM")
+		}
+		b, err := os.ReadFile(loc)
+		if err != nil {
+			return nil, false, wrapError("read "+locKey, err)
+		}
+		return b, true, nil
+	}
+	trust, ok, err := readPEM("ssl.truststore.type", "ssl.truststore.location", "ssl.truststore.certificates")
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(trust) {
+			return nil, configError("ssl.truststore: no PEM certificates found")
+		}
+		tc.RootCAs = pool
+	}
+	// A PEM key store (mutual TLS); its key may be encrypted
+	// (ssl.key.password), as Kafka's PEM key stores allow.
+	chain, hasChain := p.get("ssl.keystore.certificate.chain")
+	key, hasKey := p.get("ssl.keystore.key")
+	keyPassword, _ := p.get("ssl.key.password")
+	if hasChain && hasKey {
+		cert, err := security.TLSSettings{KeystoreType: "PEM", KeystoreKey: key, KeystoreCertificateChain: chain, KeyPassword: keyPassword}.Keystore()
+		if err != nil {
+			return nil, wrapError("ssl.keystore.certificate.chain/key", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	} else if loc, ok := p.get("ssl.keystore.location"); ok && loc != "" {
+		if typ, _ := p.get("ssl.keystore.type"); !strings.EqualFold(typ, "PEM") {
+			return nil, InvalidValue("ssl.keystore.type", typ, "only PEM stores are supported; set ssl.keystore.type=PEM")
+		}
+		cert, err := security.TLSSettings{KeystoreType: "PEM", KeystoreLocation: loc, KeyPassword: keyPassword}.Keystore()
+		if err != nil {
+			return nil, wrapError("ssl.keystore.location", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if alg, ok := p.get("ssl.endpoint.identification.algorithm"); ok && strings.TrimSpace(alg) == "" {
+		// Kafka's empty value turns off host name verification but
+		// still verifies the chain.
+		tc.InsecureSkipVerify = true
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("tls: no peer certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: tc.RootCAs, Intermediates: inter})
+			return err
+		}
+	}
+	return tc, nil
+}
