@@ -34,16 +34,35 @@ package cli
 // metadata (voter) directory". Other nodes (brokers, static quorums,
 // Gregor's quorum-less single node) write no log: their first start
 // creates it. --feature is checked and accepted but has no other effect.
-// --add-scram is refused (errAddScram), before anything is written: the
-// SCRAM users are made with kafka-configs once the cluster runs.
+//
+// Every metadata directory format writes, whatever the node's roles, gets
+// the bootstrap metadata, <metadata dir>/bootstrap.checkpoint (Kafka 4.0's
+// BootstrapDirectory; controller.WriteBootstrap draws the format), before
+// its meta.properties: the metadata.version and the records of
+// --add-scram, which the first active controller of the new cluster
+// writes into the empty metadata log (a broker-only node ignores it). Each
+// --add-scram is Kafka's ScramParser grammar (parseAddScram):
+//
+//	MECHANISM=[name=NAME,password=PASSWORD]
+//	MECHANISM=[name=NAME,iterations=N,salt="BASE64",saltedpassword="BASE64"]
+//
+// MECHANISM is SCRAM-SHA-256 or SCRAM-SHA-512; iterations defaults to
+// 4096 and must be within 4096..16384; salt defaults to a random one;
+// saltedpassword (Hi(password, salt, iterations), RFC 5802) needs salt.
+// A value may be in double quotes. A bad argument fails format before
+// anything is written.
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +70,10 @@ import (
 	"github.com/gregor-streaming/gregor/internal/uuid"
 
 	"github.com/gregor-streaming/gregor/internal/config"
+	"github.com/gregor-streaming/gregor/internal/controller"
+	"github.com/gregor-streaming/gregor/internal/metadata"
 	"github.com/gregor-streaming/gregor/internal/raft"
+	"github.com/gregor-streaming/gregor/internal/security"
 	"github.com/gregor-streaming/gregor/internal/storage"
 )
 
@@ -64,12 +86,6 @@ func init() {
 }
 
 const storageUsage = "usage: kafka-storage [-h] {info,format,random-uuid} ..."
-
-// errAddScram is format's answer to --add-scram, which Gregor does not
-// support yet.
-const errAddScram = "--add-scram is not supported by Gregor yet: start the cluster, then create SCRAM users with " +
-	"kafka-configs.sh --alter --entity-type users --entity-name NAME --add-config 'SCRAM-SHA-512=[password=SECRET]' " +
-	"as a user who can log in with PLAIN (see docs/security.md)."
 
 // latestMetadataVersion is the metadata.version format writes by default:
 // Kafka 4.0's latest production version (see server's ApiVersions).
@@ -226,11 +242,16 @@ func storageFormat(env *Env, args []string) error {
 			return &kafkaError{Msg: "Can't parse feature=level string " + f + ": unable to parse " + strings.TrimSpace(level) + " as a short."}
 		}
 	}
-	// Kafka writes --add-scram's UserScramCredentialRecords into the
-	// bootstrap metadata; Gregor has no bootstrap records yet, so refuse
-	// rather than format a cluster whose users cannot log in.
+	// Formatter.calculateBootstrapMetadata: the records of --add-scram,
+	// checked before anything is written.
+	bootstrap := controller.BootstrapMetadata{MetadataVersion: version, Source: "format command"}
 	if len(*scrams) > 0 {
-		return &kafkaError{Msg: errAddScram}
+		if slices.Index(metadataVersions, version) < slices.Index(metadataVersions, scramMinMetadataVersion) {
+			return &kafkaError{Msg: "SCRAM is only supported in metadata.version " + scramMinMetadataVersion + " or later."}
+		}
+		if bootstrap.Records, err = parseAddScram(*scrams); err != nil {
+			return err
+		}
 	}
 	// The metadata directory is "dynamic" when the quorum is formed with
 	// KIP-853 voters; a voter when this node is one of them.
@@ -311,6 +332,13 @@ func storageFormat(env *Env, args []string) error {
 			kind = metaKind
 		}
 		fmt.Fprintf(env.Stdout, "Formatting %s %s with metadata.version %s.\n", kind, d, version)
+		if d == metaDir {
+			// The bootstrap checkpoint first, as Kafka's pre-write
+			// handler: a dir is formatted once meta.properties exists.
+			if err := writeBootstrap(d, bootstrap); err != nil {
+				return err
+			}
+		}
 		if d == metaDir && plan.bootstrap {
 			if err := formatDynamicMetadataDir(d, *clusterID, b.NodeID, plan.voters); err != nil {
 				return err
@@ -322,6 +350,193 @@ func storageFormat(env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// writeBootstrap writes dir's bootstrap.checkpoint, creating dir.
+func writeBootstrap(dir string, bm controller.BootstrapMetadata) error {
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = controller.WriteBootstrap(dir, bm)
+	}
+	if err != nil {
+		return &kafkaError{Msg: fmt.Sprintf("Error while writing meta.properties file %s: %v", dir, err), Err: err}
+	}
+	return nil
+}
+
+// commaRE splits an --add-scram configuration (Java's split(",")).
+var commaRE = regexp.MustCompile(",")
+
+// scramMinMetadataVersion is the first metadata.version with SCRAM
+// records (MetadataVersion.IBP_3_5_IV2.isScramSupported).
+const scramMinMetadataVersion = "3.5-IV2"
+
+// parseAddScram is Kafka's ScramParser.parse: one
+// UserScramCredentialRecord per --add-scram argument, in order, with
+// Kafka's messages (FormatterException) for a bad one.
+func parseAddScram(args []string) ([]metadata.Record, error) {
+	var recs []metadata.Record
+	for _, a := range args {
+		mech, conf, err := parseScramArgument(a)
+		if err != nil {
+			return nil, err
+		}
+		spec, err := parseScramConfig(conf)
+		if err != nil {
+			return nil, err
+		}
+		r, err := spec.record(mech)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// parseScramArgument splits MECHANISM=[CONFIG] (parsePerMechanismArgument).
+func parseScramArgument(in string) (security.ScramMechanism, string, error) {
+	in = strings.TrimSpace(in)
+	name, conf, ok := strings.Cut(in, "=")
+	if !ok {
+		return 0, "", &kafkaError{Msg: "Failed to find equals sign in SCRAM argument '" + in + "'"}
+	}
+	mech, ok := security.ParseScramMechanism(name)
+	if !ok {
+		return 0, "", &kafkaError{Msg: "The add-scram mechanism " + name + " is not supported."}
+	}
+	if !strings.HasPrefix(conf, "[") {
+		return 0, "", &kafkaError{Msg: "Expected configuration string to start with ["}
+	}
+	if !strings.HasSuffix(conf, "]") {
+		return 0, "", &kafkaError{Msg: "Expected configuration string to end with ]"}
+	}
+	return mech, conf[1 : len(conf)-1], nil
+}
+
+// scramSpec is one --add-scram's configuration (Kafka's
+// PerMechanismData): nil fields were not given.
+type scramSpec struct {
+	name           string
+	salt           []byte
+	iterations     *int32
+	password       *string
+	saltedPassword []byte
+}
+
+// parseScramConfig parses name=...,salt=...,iterations=...,password=...,
+// saltedpassword=... (PerMechanismData's constructor, with its checks in
+// its order). A repeated key keeps its last value.
+func parseScramConfig(conf string) (scramSpec, error) {
+	fail := func(msg string) (scramSpec, error) { return scramSpec{}, &kafkaError{Msg: msg} }
+	comps := map[string]string{}
+	for _, c := range javaSplit(commaRE, conf) {
+		k, v, ok := strings.Cut(c, "=")
+		if !ok {
+			return fail("No equals sign found in SCRAM component: " + c)
+		}
+		if len(v) >= 2 && strings.HasPrefix(v, `"`) && strings.HasSuffix(v, `"`) {
+			v = v[1 : len(v)-1]
+		}
+		comps[k] = v
+	}
+	take := func(k string) (string, bool) {
+		v, ok := comps[k]
+		delete(comps, k)
+		return v, ok
+	}
+	var spec scramSpec
+	name, ok := take("name")
+	if !ok {
+		return fail("You must supply 'name' to add-scram")
+	}
+	spec.name = name
+	if s, ok := take("salt"); ok {
+		b, err := javaBase64(s)
+		if err != nil {
+			return fail("Failed to decode given salt: " + s)
+		}
+		spec.salt = b
+	}
+	if s, ok := take("iterations"); ok {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
+			return fail("Failed to parse iterations count: " + s)
+		}
+		it := int32(n)
+		spec.iterations = &it
+	}
+	password, hasPassword := take("password")
+	salted, hasSalted := take("saltedpassword")
+	switch {
+	case hasPassword:
+		spec.password = &password
+	case !hasSalted:
+		return fail("You must supply one of 'password' or 'saltedpassword' to add-scram")
+	case spec.salt == nil:
+		return fail("You must supply 'salt' with 'saltedpassword' to add-scram")
+	default:
+		b, err := javaBase64(salted)
+		if err != nil {
+			return fail("Failed to decode given saltedPassword: " + salted)
+		}
+		spec.saltedPassword = b
+	}
+	if len(comps) > 0 {
+		return fail("Unknown SCRAM configurations: " + strings.Join(sortedKeys(comps), ", "))
+	}
+	return spec, nil
+}
+
+// record is PerMechanismData.toRecord: the defaults (a random salt, 4096
+// iterations), the iteration bounds, and StoredKey and ServerKey derived
+// from the salted password.
+func (s scramSpec) record(mech security.ScramMechanism) (metadata.Record, error) {
+	salt := s.salt
+	if salt == nil {
+		salt = scramRandomSalt()
+	}
+	iterations := int32(security.ScramMinIterations)
+	if s.iterations != nil {
+		iterations = *s.iterations
+	}
+	// Kafka names the mechanism by its Java enum constant here.
+	enumName := strings.ReplaceAll(mech.String(), "-", "_")
+	if iterations < security.ScramMinIterations {
+		return metadata.Record{}, &kafkaError{Msg: fmt.Sprintf("The 'iterations' value must be >= %d for add-scram using %s", security.ScramMinIterations, enumName)}
+	}
+	if iterations > security.ScramMaxIterations {
+		return metadata.Record{}, &kafkaError{Msg: fmt.Sprintf("The 'iterations' value must be <= %d for add-scram using %s", security.ScramMaxIterations, enumName)}
+	}
+	salted := s.saltedPassword
+	if salted == nil {
+		var err error
+		if salted, err = security.SaltedPassword(mech, *s.password, salt, int(iterations)); err != nil {
+			return metadata.Record{}, &kafkaError{Msg: err.Error(), Err: err}
+		}
+	}
+	cred := security.CredentialFromSaltedPassword(mech, salted, salt, iterations)
+	return metadata.Record{Type: metadata.TypeUserScramCredential, Scram: &metadata.ScramCredentialRecord{
+		Name: s.name, Mechanism: int8(mech), Salt: cred.Salt, StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: cred.Iterations,
+	}}, nil
+}
+
+// scramRandomSalt is ScramFormatter.secureRandomBytes: a random 130-bit
+// number in base 36, as ASCII bytes.
+func scramRandomSalt() []byte {
+	b := make([]byte, 17)
+	rand.Read(b)
+	b[0] &= 0x03 // 130 bits
+	return []byte(new(big.Int).SetBytes(b).Text(36))
+}
+
+// javaBase64 decodes as Java's Base64.getDecoder(): the standard
+// alphabet, padding optional.
+func javaBase64(s string) ([]byte, error) {
+	if strings.HasSuffix(s, "=") {
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
 }
 
 // dynamicPlan is what format writes for a dynamic quorum's controller

@@ -157,7 +157,8 @@ func TestStorageErrors(t *testing.T) {
 		{[]string{"format", "-c", cfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "-r", "9.9"}, "kafka-storage: Unknown metadata.version '9.9'. Supported metadata.version are: " + strings.Join(metadataVersions, ", ") + "\n"},
 		{[]string{"format", "-c", cfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "-r", "4.0", "-f", "metadata.version=25"}, "kafka-storage: Use --release-version instead of --feature metadata.version=X to avoid ambiguity.\n"},
 		{[]string{"format", "-c", brokerCfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "--standalone"}, "kafka-storage: You can only use --standalone on a controller.\n"},
-		{[]string{"format", "-c", cfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "--add-scram", "SCRAM-SHA-512=[name=admin,password=admin-secret]"}, "kafka-storage: " + errAddScram + "\n"},
+		{[]string{"format", "-c", cfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "--add-scram", "SCRAM-SHA-512=[name=admin,password=admin-secret]", "-S", "SCRAM-SHA-1=[name=a,password=b]"}, "kafka-storage: The add-scram mechanism SCRAM-SHA-1 is not supported.\n"},
+		{[]string{"format", "-c", cfg, "-t", "MkU3OEVBNTcwNTJENDM2Qg", "-r", "3.5-IV1", "--add-scram", "SCRAM-SHA-512=[name=admin,password=admin-secret]"}, "kafka-storage: SCRAM is only supported in metadata.version 3.5-IV2 or later.\n"},
 		{[]string{"info", "-c", cfg, "extra"}, "kafka-storage: unrecognized arguments: 'extra'\nRun 'kafka-storage --help' for its options.\n"},
 		{[]string{"random-uuid", "--bogus"}, "kafka-storage: --bogus is not a recognized option\nRun 'kafka-storage --help' for its options.\n"},
 	} {
@@ -166,7 +167,7 @@ func TestStorageErrors(t *testing.T) {
 			t.Errorf("%q: code %d stderr\n%s\nwant\n%s", c.args, r.code, r.stderr, c.want)
 		}
 	}
-	// --add-scram is refused before anything is written.
+	// A bad --add-scram is refused before anything is written.
 	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "logs")); !os.IsNotExist(err) {
 		t.Errorf("a refused format wrote the log dir: %v", err)
 	}

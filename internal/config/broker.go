@@ -247,6 +247,15 @@ type Broker struct {
 	ProducerIDExpirationMs                               int32
 	ProducerIDExpirationCheckIntervalMs                  int32
 
+	// ---- Delegation tokens (KIP-48) ----
+
+	// DelegationTokenSecretKey is delegation.token.secret.key, else the
+	// deprecated delegation.token.master.key; "" disables tokens.
+	DelegationTokenSecretKey             string
+	DelegationTokenMaxLifetimeMs         int64
+	DelegationTokenExpiryTimeMs          int64
+	DelegationTokenExpiryCheckIntervalMs int64
+
 	// ---- Share coordinator ----
 
 	ShareCoordinatorStateTopicNumPartitions     int32
@@ -674,6 +683,14 @@ func (b *Broker) fill(v values) {
 	b.TransactionPartitionVerificationEnable = v.bool("transaction.partition.verification.enable")
 	b.ProducerIDExpirationMs = v.i32("producer.id.expiration.ms")
 	b.ProducerIDExpirationCheckIntervalMs = v.i32("producer.id.expiration.check.interval.ms")
+
+	b.DelegationTokenSecretKey = v.str("delegation.token.secret.key")
+	if b.DelegationTokenSecretKey == "" {
+		b.DelegationTokenSecretKey = v.str("delegation.token.master.key")
+	}
+	b.DelegationTokenMaxLifetimeMs = v.i64("delegation.token.max.lifetime.ms")
+	b.DelegationTokenExpiryTimeMs = v.i64("delegation.token.expiry.time.ms")
+	b.DelegationTokenExpiryCheckIntervalMs = v.i64("delegation.token.expiry.check.interval.ms")
 
 	b.ShareCoordinatorStateTopicNumPartitions = v.i32("share.coordinator.state.topic.num.partitions")
 	b.ShareCoordinatorStateTopicReplicationFactor = v.i16("share.coordinator.state.topic.replication.factor")

@@ -56,6 +56,18 @@ var securityBrokerDefs = []BrokerConfigDef{
 	bdef("connections.max.reauth.ms", TypeLong, "0", Medium, ReadOnly, nil,
 		"When explicitly set to a positive number (the default is 0, not a positive number), a session lifetime that will not exceed the configured value will be communicated to v2.2.0 or later clients when they authenticate. The broker will disconnect any such connection that is not re-authenticated within the session lifetime and that is then subsequently used for any purpose other than re-authentication. Configuration names can optionally be prefixed with listener prefix and SASL mechanism name in lower-case. For example, listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms=3600000"),
 
+	// ---- Delegation tokens (KIP-48) ----
+	bdef("delegation.token.secret.key", TypePassword, nullDefault, Medium, ReadOnly, nil,
+		"Secret key to generate and verify delegation tokens. The same key must be configured across all the brokers. If using Kafka with KRaft, the key must also be set across all controllers. If the key is not set or set to empty string, brokers will disable the delegation token support."),
+	bdef("delegation.token.master.key", TypePassword, nullDefault, Medium, ReadOnly, nil,
+		"DEPRECATED: An alias for delegation.token.secret.key, which should be used instead of this config."),
+	bdef("delegation.token.max.lifetime.ms", TypeLong, "604800000", Medium, ReadOnly, atLeast(1),
+		"The token has a maximum lifetime beyond which it cannot be renewed anymore. Default value 7 days."),
+	bdef("delegation.token.expiry.time.ms", TypeLong, "86400000", Medium, ReadOnly, atLeast(1),
+		"The token validity time in milliseconds before the token needs to be renewed. Default value 1 day."),
+	bdef("delegation.token.expiry.check.interval.ms", TypeLong, "3600000", Low, ReadOnly, atLeast(1),
+		"Scan interval to remove expired delegation tokens."),
+
 	// ---- SASL/OAUTHBEARER (KIP-255, KIP-768) ----
 	bdef("sasl.server.callback.handler.class", TypeClass, nullDefault, Medium, ReadOnly, nil,
 		"The fully qualified name of a SASL server callback handler class. For brokers, the config must be prefixed with listener prefix and SASL mechanism name in lower-case. Gregor knows OAUTHBEARER's org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler and org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler."),

@@ -51,6 +51,11 @@ var kafkaSecurityDefaults = []struct {
 	{"sasl.jaas.config", "null", TypePassword, PerBroker},
 	{"sasl.server.max.receive.size", "524288", TypeInt, ReadOnly},
 	{"connections.max.reauth.ms", "0", TypeLong, ReadOnly},
+	{"delegation.token.secret.key", "null", TypePassword, ReadOnly},
+	{"delegation.token.master.key", "null", TypePassword, ReadOnly},
+	{"delegation.token.max.lifetime.ms", "604800000", TypeLong, ReadOnly},
+	{"delegation.token.expiry.time.ms", "86400000", TypeLong, ReadOnly},
+	{"delegation.token.expiry.check.interval.ms", "3600000", TypeLong, ReadOnly},
 }
 
 const plainJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";`

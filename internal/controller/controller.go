@@ -66,6 +66,14 @@ type Config struct {
 	Cluster ClusterConfig
 	// Now is the clock of broker sessions. Default time.Now.
 	Now func() time.Time
+	// DelegationTokens configures delegation tokens
+	// (delegation_tokens.go); the zero value disables them.
+	DelegationTokens DelegationTokenConfig
+	// BootstrapDir is the metadata log dir holding the bootstrap.checkpoint
+	// that kafka-storage format wrote (bootstrap.go): its records are
+	// written when this controller first finds the metadata log empty.
+	// Empty, or no file there: no bootstrap records.
+	BootstrapDir string
 }
 
 // Controller is the active controller (or, in a quorum, a member that
@@ -79,6 +87,12 @@ type Controller struct {
 	quorum *quorum
 	// observer is set on a broker-only node's Controller (observer.go).
 	observer bool
+	// sweeper removes expired delegation tokens (delegation_tokens.go);
+	// nil when tokens are disabled.
+	sweeper *tokenSweeper
+	// bootstrap is read from Config.BootstrapDir when the controller
+	// opens (bootstrap.go); read-only afterwards.
+	bootstrap BootstrapMetadata
 
 	// pubMu makes the publisher see images one at a time, in log order.
 	// Taken after mu, never before it.
@@ -153,9 +167,22 @@ func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, publish: publish}
+	c := &Controller{cfg: cfg}
 	c.commits = fileCommitter{c: c, journal: journal}
 	c.image.Store(im)
+	// A new single node's empty log starts with the bootstrap records
+	// (bootstrap.go), before the first image is published.
+	if err := c.loadBootstrap(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	err = c.bootstrapLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	im = c.image.Load()
+	c.publish = publish
 	cl, err := NewCluster(cfg.Cluster, im, cfg.Now())
 	if err != nil {
 		return nil, err
@@ -165,6 +192,7 @@ func Open(cfg Config, journal metadata.Journal, publish func(*metadata.Image)) (
 	if publish != nil {
 		publish(im)
 	}
+	c.startTokenSweeper() // delegation_tokens.go
 	return c, nil
 }
 
@@ -173,12 +201,16 @@ func (c *Controller) Image() *metadata.Image { return c.image.Load() }
 
 // Close stops the quorum side of a controller (its Raft node and
 // goroutines); decisions fail with NOT_CONTROLLER afterwards. A single
-// node's journal belongs to the caller, so Close does nothing there.
+// node's journal belongs to the caller; there Close only stops the
+// delegation token sweeper.
 func (c *Controller) Close() error {
 	if c.quorum == nil {
+		c.sweeper.stop()
 		return nil
 	}
-	return c.quorum.close()
+	err := c.quorum.close()
+	c.sweeper.stop()
+	return err
 }
 
 // Republish hands the current image to the publisher again, in order with
@@ -210,6 +242,11 @@ func (c *Controller) readyLocked() (*Cluster, error) {
 		return nil, err
 	}
 	if c.mu.cluster == nil || c.mu.clusterTerm != term {
+		// A new active controller of an empty log writes the
+		// bootstrap records first (bootstrap.go).
+		if err := c.bootstrapLocked(); err != nil {
+			return nil, err
+		}
 		cl, err := NewCluster(c.cfg.Cluster, c.image.Load(), c.cfg.Now())
 		if err != nil {
 			return nil, err

@@ -129,6 +129,9 @@ func OpenQuorum(cfg Config, qc QuorumConfig, publish func(*metadata.Image)) (*Co
 		qc.Raft.Logger = cfg.Logger
 	}
 	c, q := newQuorumController(cfg, qc, publish)
+	if err := c.loadBootstrap(); err != nil { // written when first active on an empty log
+		return nil, err
+	}
 	j, err := raft.OpenJournal(qc.Raft, q)
 	if err != nil {
 		return nil, fmt.Errorf("controller: open metadata quorum: %w", err)
@@ -144,6 +147,7 @@ func OpenQuorum(cfg Config, qc QuorumConfig, publish func(*metadata.Image)) (*Co
 	q.wg.Add(2)
 	go func() { defer q.wg.Done(); q.runTicks() }()
 	go func() { defer q.wg.Done(); q.runSnapshots() }()
+	c.startTokenSweeper() // delegation_tokens.go
 	im := c.image.Load()
 	cfg.Logger.Info("metadata loaded from the quorum log", "raft_index", q.applied.Load(), "batches", im.Offset, "topics", im.NumTopics(), "brokers", im.NumBrokers())
 	return c, nil

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -123,7 +124,8 @@ func (c *Controller) AlterUserScramCredentials(deletions []ScramDeletion, upsert
 			Scram: &metadata.ScramCredentialRecord{Name: d.User, Mechanism: d.Mechanism}})
 	}
 	for _, u := range upOK {
-		cred := security.CredentialFromSaltedPassword(security.ScramMechanism(u.Mechanism), u.SaltedPassword, u.Salt, u.Iterations)
+		// The salt may alias the request's buffer, which is reused: copy it.
+		cred := security.CredentialFromSaltedPassword(security.ScramMechanism(u.Mechanism), u.SaltedPassword, bytes.Clone(u.Salt), u.Iterations)
 		recs = append(recs, metadata.Record{Type: metadata.TypeUserScramCredential, Scram: &metadata.ScramCredentialRecord{
 			Name: u.User, Mechanism: u.Mechanism, Salt: cred.Salt, StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: cred.Iterations,
 		}})

@@ -29,6 +29,9 @@ type Image struct {
 	// scram holds the users' SCRAM credentials (scram.go); nil until the
 	// first.
 	scram map[ScramKey]ScramCredential
+	// tokens are the delegation tokens by id (delegation_tokens.go); nil
+	// until the first.
+	tokens map[string]DelegationToken
 	// quotas are the client quota configs (quotas.go); nil until the
 	// first.
 	quotas map[quota.Entity]map[string]float64
@@ -120,6 +123,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		configs:    maps.Clone(im.configs),
 		brokers:    maps.Clone(im.brokers),
 		scram:      maps.Clone(im.scram),
+		tokens:     maps.Clone(im.tokens),
 		quotas:     maps.Clone(im.quotas),
 		features:   maps.Clone(im.features),
 
@@ -216,6 +220,10 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 			next.nextProducerID = r.ProducerIDs.NextProducerID
 		case TypeUserScramCredential, TypeRemoveUserScramCredential:
 			if err := next.applyScram(r); err != nil {
+				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
+			}
+		case TypeDelegationToken, TypeRemoveDelegationToken:
+			if err := next.applyDelegationToken(r); err != nil {
 				return nil, fmt.Errorf("metadata: record %d: %w", i, err)
 			}
 		case TypeClientQuota:

@@ -29,6 +29,11 @@ const (
 	// KIP-554; scram.go).
 	TypeUserScramCredential       RecordType = "UserScramCredentialRecord"
 	TypeRemoveUserScramCredential RecordType = "RemoveUserScramCredentialRecord"
+	// TypeDelegationToken sets a delegation token and
+	// TypeRemoveDelegationToken removes it (Kafka's DelegationTokenRecord
+	// and RemoveDelegationTokenRecord, KIP-48; delegation_tokens.go).
+	TypeDelegationToken       RecordType = "DelegationTokenRecord"
+	TypeRemoveDelegationToken RecordType = "RemoveDelegationTokenRecord"
 	// TypeClientQuota sets or removes a client quota config (Kafka's
 	// ClientQuotaRecord, KIP-546; quotas.go).
 	TypeClientQuota RecordType = "ClientQuotaRecord"
@@ -70,6 +75,10 @@ type Record struct {
 
 	// UserScramCredentialRecord and RemoveUserScramCredentialRecord.
 	Scram *ScramCredentialRecord `json:"scram,omitempty"`
+
+	// DelegationTokenRecord and RemoveDelegationTokenRecord
+	// (delegation_tokens.go).
+	DelegationToken *DelegationTokenRecord `json:"delegationToken,omitempty"`
 
 	// ClientQuotaRecord (quotas.go).
 	ClientQuota *ClientQuotaRecord `json:"clientQuota,omitempty"`

@@ -50,6 +50,7 @@ func (im *Image) Records() []Record {
 		recs = append(recs, Record{Type: TypeProducerIDs, ProducerIDs: &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: im.nextProducerID}})
 	}
 	recs = append(recs, im.scramRecords()...)
+	recs = append(recs, im.delegationTokenRecords()...)
 	recs = append(recs, im.clientQuotaRecords()...)
 	recs = append(recs, im.aclRecords()...)
 	for _, name := range im.TopicNames() {

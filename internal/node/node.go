@@ -137,6 +137,18 @@ func New(cfg *config.Broker, opts Options) (_ *Node, err error) {
 		DefaultValue:             adapter.defaultValue,
 		Logger:                   opts.Logger.With("component", "controller"),
 	}
+	ccfg.DelegationTokens = controller.DelegationTokenConfig{ // KIP-48
+		SecretKey:           cfg.DelegationTokenSecretKey,
+		MaxLifetime:         millis(cfg.DelegationTokenMaxLifetimeMs),
+		ExpiryTime:          millis(cfg.DelegationTokenExpiryTimeMs),
+		ExpiryCheckInterval: millis(cfg.DelegationTokenExpiryCheckIntervalMs),
+	}
+	if cfg.HasRole("controller") {
+		// kafka-storage format's bootstrap.checkpoint (--add-scram): a
+		// controller writes its records into an empty metadata log; a
+		// broker-only node ignores it, as in Kafka.
+		ccfg.BootstrapDir = metaDir
+	}
 	if cfg.SingleNode() {
 		n.journal, err = metadata.OpenFileJournal(filepath.Join(metaDir, metadataDirName))
 		if err != nil {
@@ -367,6 +379,9 @@ func (n *Node) closeStorage() error {
 		n.logs = nil
 	}
 	if n.journal != nil {
+		if n.controller != nil {
+			errs = append(errs, n.controller.Close()) // its token sweeper
+		}
 		errs = append(errs, n.journal.Close())
 		n.journal = nil
 	}

@@ -137,6 +137,9 @@ func (n *Node) listenerSecurity(name string, image func() *metadata.Image) (*sec
 					return security.ScramCredential{Salt: c.Salt, StoredKey: c.StoredKey, ServerKey: c.ServerKey, Iterations: c.Iterations}, ok
 				},
 				OAuthBearer: oauth, // KIP-255, KIP-768
+				DelegationToken: func(id string) (security.DelegationToken, bool) {
+					return n.delegationToken(image(), id) // KIP-48
+				},
 			},
 			SessionLifetime: func(mech string) time.Duration {
 				return time.Duration(current().ReauthMs[mech]) * time.Millisecond
@@ -149,6 +152,25 @@ func (n *Node) listenerSecurity(name string, image func() *metadata.Image) (*sec
 		return nil, fmt.Errorf("node: listener %s: %w", name, err)
 	}
 	return lc, nil
+}
+
+// delegationToken returns the unexpired delegation token id of im for
+// SCRAM token authentication, with its HMAC under
+// delegation.token.secret.key.
+func (n *Node) delegationToken(im *metadata.Image, id string) (security.DelegationToken, bool) {
+	if im == nil || n.cfg.DelegationTokenSecretKey == "" {
+		return security.DelegationToken{}, false
+	}
+	t, ok := im.DelegationToken(id)
+	if !ok {
+		return security.DelegationToken{}, false
+	}
+	expiry := time.UnixMilli(min(t.ExpirationTimestamp, t.MaxTimestamp))
+	owner, ok := security.ParsePrincipal(t.Owner)
+	if !ok || time.Now().After(expiry) {
+		return security.DelegationToken{}, false
+	}
+	return security.DelegationToken{Owner: owner, HMAC: security.DelegationTokenHMAC(n.cfg.DelegationTokenSecretKey, id), Expiry: expiry}, true
 }
 
 // plainUsers caches the users parsed from a PLAIN JAAS text.

@@ -42,6 +42,12 @@
 // ServerKey = HMAC(SaltedPassword, "Server Key"), where SaltedPassword =
 // PBKDF2(password, salt, iterations). Never the password.
 //
+// A delegation token (KIP-48, delegation_token.go) logs in with SCRAM
+// and the extension tokenauth=true: user = token id, password =
+// base64(HMAC-SHA512(secret key, token id)); the server takes the token
+// from Credentials.DelegationToken and the session is its owner's
+// (TokenAuthenticator), until the token expires.
+//
 // Errors: a failed authentication returns an error that wraps
 // ErrAuthenticationFailed; ClientMessage gives the text the client may see,
 // which never says whether the user or the password was wrong.

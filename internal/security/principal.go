@@ -50,4 +50,8 @@ type Session struct {
 	// SASLMechanism is the mechanism the client authenticated with; ""
 	// when it did not use SASL.
 	SASLMechanism string
+	// TokenAuthenticated is set when the client authenticated with a
+	// delegation token (Kafka's KafkaPrincipal.tokenAuthenticated):
+	// Principal is then the token's owner.
+	TokenAuthenticated bool
 }

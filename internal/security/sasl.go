@@ -31,6 +31,10 @@ type Credentials struct {
 	// Scram returns a user's SCRAM credential for mechanism (from the
 	// cluster metadata).
 	Scram func(mechanism ScramMechanism, user string) (ScramCredential, bool)
+	// DelegationToken returns the delegation token of an id, for SCRAM
+	// token authentication (delegation_token.go); nil refuses every
+	// token. It must not return an expired token.
+	DelegationToken func(tokenID string) (DelegationToken, bool)
 	// OAuthBearer validates OAUTHBEARER tokens (oauthbearer.go); nil
 	// refuses every token.
 	OAuthBearer OAuthBearerValidator

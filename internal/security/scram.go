@@ -12,6 +12,7 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -166,6 +167,13 @@ type scramServer struct {
 	serverFirst string
 	cnonce      string
 	nonce       string
+
+	// tokenAuth is set by the tokenauth=true extension: the user is a
+	// delegation token id, and the token's owner and expiry are
+	// tokenOwner and tokenExpiry (delegation_token.go).
+	tokenAuth   bool
+	tokenOwner  Principal
+	tokenExpiry time.Time
 }
 
 func newScramServer(m ScramMechanism, creds Credentials) *scramServer {
@@ -177,6 +185,9 @@ func (s *scramServer) Mechanism() string { return s.mech.String() }
 func (s *scramServer) AuthorizationID() string {
 	if s.state != scramDone {
 		return ""
+	}
+	if s.tokenAuth {
+		return s.tokenOwner.Name // a token acts as its owner
 	}
 	return s.user
 }
@@ -239,13 +250,11 @@ func (s *scramServer) clientFirst(msg string) ([]byte, error) {
 		return nil, failed("SCRAM client-first message: bad nonce")
 	}
 	for _, ext := range fields[2:] {
-		k, _, ok := strings.Cut(ext, "=")
+		k, v, ok := strings.Cut(ext, "=")
 		if !ok || k == "" {
 			return nil, failed("SCRAM client-first message: bad extension")
 		}
-		if k == "tokenauth" {
-			return nil, failed("SCRAM delegation tokens are not supported")
-		}
+		s.tokenAuth = s.tokenAuth || tokenAuthExtension(k, v) // delegation_token.go
 	}
 	if authz != "" {
 		id, err := saslName(authz[2:])
@@ -254,7 +263,9 @@ func (s *scramServer) clientFirst(msg string) ([]byte, error) {
 		}
 	}
 	s.user = name
-	if s.creds.Scram != nil {
+	if s.tokenAuth {
+		s.lookupToken(name)
+	} else if s.creds.Scram != nil {
 		s.cred, s.known = s.creds.Scram(s.mech, name)
 	}
 	if s.known && s.cred.Iterations < ScramMinIterations {

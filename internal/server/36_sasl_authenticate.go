@@ -88,6 +88,15 @@ func (c *conn) saslStep(msg []byte) (out []byte, lifetime time.Duration, err err
 		return out, 0, nil
 	}
 	p := security.User(st.server.AuthorizationID())
+	ta, _ := st.server.(security.TokenAuthenticator)
+	var tokenExpiry time.Time
+	tokenAuth := false
+	if ta != nil {
+		var owner security.Principal
+		if owner, tokenExpiry, tokenAuth = ta.TokenOwner(); tokenAuth {
+			p = owner // KIP-48: a delegation token acts as its owner
+		}
+	}
 	if st.reauth && p != c.session.Principal {
 		return nil, 0, &security.AuthError{Client: "Cannot change principals during re-authentication from " +
 			c.session.Principal.Type + "." + c.session.Principal.Name + ": " + p.Type + "." + p.Name}
@@ -102,12 +111,20 @@ func (c *conn) saslStep(msg []byte) (out []byte, lifetime time.Duration, err err
 			lifetime = left
 		}
 	}
+	if tokenAuth {
+		// KIP-368: a token's session ends when the token expires too.
+		left := max(tokenExpiry.Sub(c.s.cfg.Now()), time.Millisecond)
+		if lifetime <= 0 || left < lifetime {
+			lifetime = left
+		}
+	}
 	st.expiry = time.Time{}
 	if lifetime > 0 {
 		st.expiry = c.s.cfg.Now().Add(lifetime)
 	}
 	c.session.Principal = p
 	c.session.SASLMechanism = st.mechanism
+	c.session.TokenAuthenticated = tokenAuth
 	st.server = nil
 	st.stage = saslDone
 	st.raw = false

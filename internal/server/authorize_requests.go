@@ -27,7 +27,7 @@ package server
 //	50   DescribeUserScramCredentials broker      DESCRIBE on CLUSTER
 //	51   AlterUserScramCredentials    both        ALTER on CLUSTER
 //	55   DescribeQuorum               both        DESCRIBE on CLUSTER
-//	56   AlterPartition, 59 FetchSnapshot, 62 BrokerRegistration,
+//	56   AlterPartition, 58 Envelope, 59 FetchSnapshot, 62 BrokerRegistration,
 //	     63 BrokerHeartbeat, 67 AllocateProducerIds, 82 UpdateRaftVoter
 //	                                  controller  CLUSTER_ACTION on CLUSTER
 //	57   UpdateFeatures               both        ALTER on CLUSTER
@@ -130,6 +130,7 @@ var controllerChecks = map[int16]requestCheck{
 	55: cluster(acl.OpDescribe),
 	56: cluster(acl.OpClusterAction),
 	57: cluster(acl.OpAlter),
+	58: cluster(acl.OpClusterAction), // Envelope
 	59: cluster(acl.OpClusterAction),
 	62: cluster(acl.OpClusterAction),
 	63: cluster(acl.OpClusterAction),

@@ -207,6 +207,8 @@ func notController(resp kmsg.Response) bool {
 		return r.ErrorCode == nc
 	case *kmsg.UnregisterBrokerResponse:
 		return r.ErrorCode == nc
+	case *kmsg.EnvelopeResponse: // 58_envelope.go
+		return r.ErrorCode == nc
 	case *kmsg.AddRaftVoterResponse:
 		return r.ErrorCode == nc || r.ErrorCode == kerr.NotLeaderForPartition.Code
 	case *kmsg.RemoveRaftVoterResponse:
