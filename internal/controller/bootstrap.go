@@ -59,6 +59,7 @@ import (
 	"path/filepath"
 
 	"github.com/gregor-streaming/gregor/internal/metadata"
+	"github.com/gregor-streaming/gregor/internal/storage"
 )
 
 // BootstrapFile is the bootstrap checkpoint's name in the metadata log
@@ -119,7 +120,7 @@ func WriteBootstrap(dir string, bm BootstrapMetadata) error {
 	binary.BigEndian.PutUint32(buf[6:], uint32(len(body)))
 	binary.BigEndian.PutUint32(buf[10:], crc32.Checksum(body, castagnoli))
 	buf = append(buf, body...)
-	if err := writeFileSynced(path, buf); err != nil {
+	if err := storage.WriteFileAtomic(path, buf); err != nil {
 		return fmt.Errorf("controller: write %s: %w", path, err)
 	}
 	return nil
@@ -180,41 +181,6 @@ func decodeBootstrap(data []byte) (BootstrapMetadata, error) {
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// writeFileSynced replaces path with data: path.tmp written and fsynced,
-// renamed over path, the directory fsynced.
-func writeFileSynced(path string, data []byte) (err error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // loadBootstrap reads the bootstrap records of cfg.BootstrapDir into c.
 func (c *Controller) loadBootstrap() error {

@@ -74,7 +74,7 @@ func writeCheckpointLines(path string, lines []string) error {
 		buf.WriteString(l)
 		buf.WriteByte('\n')
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return WriteFileAtomic(path, buf.Bytes())
 }
 
 // readOffsetCheckpoint reads a `topic partition offset` checkpoint file.
@@ -170,7 +170,7 @@ func readPartitionMetadata(path string) (id [16]byte, ok bool, err error) {
 }
 
 func writePartitionMetadata(path string, id [16]byte) error {
-	return writeFileAtomic(path, []byte("version: 0\ntopic_id: "+uuid.Format(id)+"\n"))
+	return WriteFileAtomic(path, []byte("version: 0\ntopic_id: "+uuid.Format(id)+"\n"))
 }
 
 // The clean shutdown marker holds, since KIP-966, the broker epoch as JSON

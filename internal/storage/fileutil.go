@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic replaces path with data the way Kafka writes its
+// WriteFileAtomic replaces path with data the way Kafka writes its
 // checkpoint files: write path.tmp, fsync it, rename it over path, fsync the
 // directory. A crash leaves either the old or the new file (and possibly a
 // stale .tmp, which readers ignore).
-func writeFileAtomic(path string, data []byte) (err error) {
+func WriteFileAtomic(path string, data []byte) (err error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {

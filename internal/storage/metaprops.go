@@ -107,7 +107,7 @@ func WriteMetaProperties(dir string, m MetaProperties) error {
 		buf.WriteString(escapeProperty(props[k]))
 		buf.WriteByte('\n')
 	}
-	if err := writeFileAtomic(filepath.Join(dir, MetaPropertiesFile), buf.Bytes()); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, MetaPropertiesFile), buf.Bytes()); err != nil {
 		return fmt.Errorf("write %s in %s: %w", MetaPropertiesFile, dir, err)
 	}
 	return nil
