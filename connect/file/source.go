@@ -310,3 +310,16 @@ func wait(ctx context.Context, d time.Duration) {
 	case <-timer.C:
 	}
 }
+
+// ExactlyOnceSupport implements connect.ExactlyOnceSupporter as Kafka's
+// FileStreamSourceConnector does: a file that is only appended to is
+// re-read from the committed position after a restart, so exactly-once
+// delivery holds; standard input keeps no offsets, so it cannot.
+func (*SourceConnector) ExactlyOnceSupport(props map[string]string) connect.ExactlyOnceSupport {
+	if props[FileConfig] != "" {
+		return connect.ExactlyOnceSupported
+	}
+	return connect.ExactlyOnceUnsupported
+}
+
+var _ connect.ExactlyOnceSupporter = (*SourceConnector)(nil)

@@ -57,7 +57,7 @@ var workerConfigDef = sdk.NewConfigDef().
 	Define(sdk.ConfigKey{Name: TaskShutdownTimeoutConfig, Type: sdk.ConfigLong, Default: "5000", Validator: sdk.AtLeast(0), Importance: sdk.ImportanceLow,
 		Documentation: "Amount of time to wait for tasks to shutdown gracefully. This is the total amount of time, not per task."}).
 	Define(sdk.ConfigKey{Name: ListenersConfig, Type: sdk.ConfigList, Default: "http://:8083", Importance: sdk.ImportanceLow,
-		Documentation: "List of comma-separated URIs the REST API will listen on. The supported protocols are HTTP and HTTPS (Gregor: HTTP only). Leave hostname empty to bind to default interface."}).
+		Documentation: "List of comma-separated URIs the REST API will listen on. The supported protocols are HTTP and HTTPS. Specify hostname as 0.0.0.0 to bind to all interfaces. Leave hostname empty to bind to default interface. Examples of legal listener lists: HTTP://myhost:8083,HTTPS://myhost:8084"}).
 	Define(sdk.ConfigKey{Name: RestAdvertisedHostConfig, Type: sdk.ConfigString, Importance: sdk.ImportanceLow,
 		Documentation: "If this is set, this is the hostname that will be given out to other workers to connect to."}).
 	Define(sdk.ConfigKey{Name: RestAdvertisedPortConfig, Type: sdk.ConfigInt, Importance: sdk.ImportanceLow,
@@ -95,13 +95,18 @@ type Config struct {
 	OffsetFlushTimeout time.Duration
 	// TaskShutdownTimeout bounds the wait for tasks to stop, in total.
 	TaskShutdownTimeout time.Duration
-	// Listeners are the REST API's listeners, as URLs (http://host:port).
+	// Listeners are the REST API's listeners, as URLs (http://host:port,
+	// https://host:port: rest_tls.go).
 	Listeners []*url.URL
 	// AdvertisedHost, AdvertisedPort and AdvertisedListener override the
 	// REST URL the worker gives out ("" / 0 for the listener's).
 	AdvertisedHost     string
 	AdvertisedPort     int
 	AdvertisedListener string
+	// AdminListeners is admin.listeners: nil to serve /admin on the
+	// REST listeners, empty to serve it nowhere, else where to serve it
+	// (rest_loggers.go).
+	AdminListeners []*url.URL
 	// PluginPath is accepted for compatibility and not used.
 	PluginPath []string
 	// TopicTracking and TopicTrackingAllowReset: KIP-558's active topics.
@@ -110,6 +115,10 @@ type Config struct {
 	// ClientID prefixes the clients' ids ("" for Kafka's
 	// "connector-producer-<task>" style ids).
 	ClientID string
+	// TopicCreation is topic.creation.enable: source tasks create the
+	// topics their connectors' topic.creation.* settings describe
+	// (KIP-158, topic_creation.go).
+	TopicCreation bool
 	// OverridePolicy is the connector client config override policy
 	// (KIP-458): PolicyNone, PolicyPrincipal or PolicyAll.
 	OverridePolicy string
@@ -158,6 +167,7 @@ func parseWorkerConfig(props map[string]string) (*Config, error) {
 		TopicTracking:           pc.GetBool(TopicTrackingEnableConfig),
 		TopicTrackingAllowReset: pc.GetBool(TopicTrackingAllowResetConfig),
 		ClientID:                pc.GetString(ClientIDConfig),
+		TopicCreation:           pc.GetBool(TopicCreationEnableConfig),
 		Props:                   maps.Clone(props),
 	}
 	if len(c.BootstrapServers) == 0 {
@@ -180,8 +190,11 @@ func parseWorkerConfig(props map[string]string) (*Config, error) {
 		u, _ := parseListener("http://:8083")
 		c.Listeners = []*url.URL{u}
 	}
-	if l := strings.ToLower(c.AdvertisedListener); l != "" && l != "http" {
-		return nil, fmt.Errorf("%w: %s", ErrWorkerConfig, sdk.ConfigError(RestAdvertisedListenerConfig, c.AdvertisedListener, "Gregor Connect serves HTTP only"))
+	if l := strings.ToLower(c.AdvertisedListener); l != "" && l != "http" && l != "https" {
+		return nil, fmt.Errorf("%w: %s", ErrWorkerConfig, sdk.ConfigError(RestAdvertisedListenerConfig, c.AdvertisedListener, "must be http or https"))
+	}
+	if c.AdminListeners, err = parseAdminListeners(props); err != nil { // rest_loggers.go
+		return nil, fmt.Errorf("%w: %w", ErrWorkerConfig, err)
 	}
 	for _, k := range []string{KeyConverterConfig, ValueConverterConfig} {
 		if _, err := sdk.LookupPlugin(props[k], sdk.PluginConverter); err != nil {
@@ -194,26 +207,24 @@ func parseWorkerConfig(props map[string]string) (*Config, error) {
 	return c, nil
 }
 
-// parseListener parses "http://host:port" (host may be empty: all
-// interfaces).
+// parseListener parses "http://host:port" or "https://host:port" (host
+// may be empty: all interfaces).
 func parseListener(s string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
 		return nil, err
 	}
-	if !strings.EqualFold(u.Scheme, "http") {
-		if strings.EqualFold(u.Scheme, "https") {
-			return nil, fmt.Errorf("HTTPS listeners are not supported by Gregor Connect yet")
-		}
-		return nil, fmt.Errorf("listener must be http://host:port")
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return nil, fmt.Errorf("listener must be http://host:port or https://host:port")
 	}
 	_, port, err := net.SplitHostPort(u.Host)
 	if err != nil {
-		return nil, fmt.Errorf("listener must be http://host:port: %v", err)
+		return nil, fmt.Errorf("listener must be %s://host:port: %v", scheme, err)
 	}
 	if _, err := strconv.Atoi(port); err != nil {
 		return nil, fmt.Errorf("invalid port %q", port)
 	}
-	u.Scheme = "http"
+	u.Scheme = scheme
 	return u, nil
 }

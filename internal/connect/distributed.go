@@ -50,6 +50,7 @@ func StartDistributed(ctx context.Context, workerProps map[string]string, opts D
 	if err != nil {
 		return nil, err
 	}
+	log = rest.Logger() // leveled by /admin/loggers (rest_loggers.go)
 	clusterID, err := lookupClusterID(ctx, cfg.Config, opts.ClusterIDTimeout)
 	if err != nil {
 		rest.Shutdown(context.Background())
@@ -58,6 +59,7 @@ func StartDistributed(ctx context.Context, workerProps map[string]string, opts D
 	log.Info("Kafka cluster ID", "cluster.id", clusterID)
 	h, err := NewDistributedHerder(ctx, cfg, DistributedHerderOptions{
 		URL: rest.AdvertisedURL().String(), WorkerID: rest.WorkerID(), ClusterID: clusterID, Logger: log,
+		HTTPClient: rest.handler.client, // https to other workers (rest_tls.go)
 	})
 	if err != nil {
 		rest.Shutdown(context.Background())

@@ -64,6 +64,7 @@ type DistributedHerder struct {
 	done         chan struct{} // closed when the loop returns
 	generation   atomic.Int32
 	closeOnce    sync.Once
+	fenceMu      sync.Mutex // one zombie fencing round at a time (eos_fencing.go)
 
 	mu struct {
 		sync.Mutex
@@ -118,6 +119,9 @@ type DistributedHerderOptions struct {
 	ClusterID string
 	// Logger receives the logs (default: discarded).
 	Logger *slog.Logger
+	// HTTPClient sends requests to other workers (default: plain HTTP
+	// only; StartDistributed passes the REST server's, rest_tls.go).
+	HTTPClient *http.Client
 }
 
 // NewDistributedHerder opens the Kafka-backed stores (creating the topics
@@ -133,6 +137,9 @@ func NewDistributedHerder(ctx context.Context, cfg *DistributedConfig, opts Dist
 		httpc:   &http.Client{Timeout: 90 * time.Second},
 		started: map[string]map[string]string{}, startedTargets: map[string]TargetState{},
 		tasks: map[TaskID]map[string]string{}, taskTargets: map[TaskID]TargetState{}, publishPending: map[string]bool{},
+	}
+	if opts.HTTPClient != nil {
+		d.httpc = opts.HTTPClient
 	}
 	d.mu.reconfigure = map[string]bool{}
 	d.mu.raised = map[string]error{}
@@ -177,6 +184,9 @@ func NewDistributedHerder(ctx context.Context, cfg *DistributedConfig, opts Dist
 		return nil, err
 	}
 	d.Herder, d.configStore, d.statusStore, d.memberClient = h, configs, statuses, mc
+	if eos != nil {
+		eos.fence = d.fenceBeforeStart // eos_fencing.go
+	}
 	h.worker.setExactlyOnceSource(eos)
 	d.member = newGroupMember(mc, cfg, log.With("group", cfg.GroupID))
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -724,7 +734,7 @@ func (d *DistributedHerder) leaderOrForward() error {
 // when allowReplace, on the leader (elsewhere: forwarded). initial is a
 // new connector's target state ("" for STARTED).
 func (d *DistributedHerder) PutConnectorConfig(name string, config map[string]string, initial TargetState, allowReplace bool) (bool, *ConnectorInfo, error) {
-	infos, err := d.dcfg.validateConnector(config, nil)
+	infos, err := d.ValidateConnectorConfig(config, nil) // with the exactly-once checks (eos_validate.go)
 	if err != nil {
 		return false, nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -32,11 +31,18 @@ import (
 //
 // transaction.boundary picks when transactions commit: "poll" (default)
 // after each batch Poll returns, "interval" every
-// transaction.boundary.interval.ms (default offset.flush.interval.ms).
-// "connector" (boundaries chosen by the connector through a
-// TransactionContext) is refused: the Go SDK has no TransactionContext
-// yet. A failed send or commit aborts the transaction and fails the task;
-// a clean stop commits the open transaction.
+// transaction.boundary.interval.ms (default offset.flush.interval.ms),
+// "connector" when the task asks through its sdk.TransactionContext
+// (eos_txncontext.go), which can also abort a transaction. A failed send
+// or commit aborts the transaction and fails the task; a clean stop
+// commits the open transaction.
+//
+// With the connector's own offsets.storage.topic, offsets are written
+// there and read back from it first, from the worker's offsets topic
+// when it has none for a partition (connectorOffsetStore).
+//
+// Before a task's producer starts, its worker has the leader fence the
+// connector's older task generations (eos_fencing.go).
 //
 // A distributed worker enables it when its exactly.once.source.support is
 // "enabled" (exactlyOnceSourceFor, eos_distributed.go; Kafka's standalone mode does not
@@ -61,6 +67,10 @@ type exactlyOnceSource struct {
 	// OffsetsTopic is the worker's offset.storage.topic, where offsets
 	// go unless a connector sets offsets.storage.topic.
 	OffsetsTopic string
+	// fence, if set, runs before a task's producer starts: it returns
+	// once the connector's older task generations are fenced
+	// (DistributedHerder.fenceBeforeStart, eos_fencing.go).
+	fence func(ctx context.Context, connector string) error
 }
 
 // setExactlyOnceSource makes the worker run source tasks started from now
@@ -90,11 +100,30 @@ type eosTask struct {
 	// interval is the commit interval of transaction.boundary=interval;
 	// 0 commits after every poll.
 	interval time.Duration
+	// txnCtx is the task's TransactionContext with
+	// transaction.boundary=connector (eos_txncontext.go), else nil.
+	txnCtx *txnContext
+	// preflight, if set, fences zombies before the producer starts.
+	preflight func(ctx context.Context) error
+	// offsets is the connector's own offsets topic (offsets.storage.topic)
+	// read back, with the worker's store as fallback; nil without one.
+	// The task closes it.
+	offsets *connectorOffsetStore
+}
+
+// close releases what the task's exactly-once settings hold.
+func (e *eosTask) close() {
+	if e != nil && e.offsets != nil {
+		e.offsets.primary.Close()
+	}
 }
 
 // newEOSTask reads a connector's exactly-once settings.
 func (w *Worker) newEOSTask(e *exactlyOnceSource, id TaskID, connConfig map[string]string) (*eosTask, error) {
 	t := &eosTask{transactionalID: transactionalID(e.GroupID, id), offsetsTopic: e.OffsetsTopic}
+	if e.fence != nil {
+		t.preflight = func(ctx context.Context) error { return e.fence(ctx, id.Connector) }
+	}
 	switch strings.ToLower(trimmed(connConfig[transactionBoundary])) {
 	case "", "poll":
 	case "interval":
@@ -110,37 +139,67 @@ func (w *Worker) newEOSTask(e *exactlyOnceSource, id TaskID, connConfig map[stri
 			t.interval = time.Nanosecond // every poll, through the interval path
 		}
 	case "connector":
-		return nil, errors.New("transaction.boundary=connector is not supported: Gregor's connector SDK has no TransactionContext")
+		t.txnCtx = newTxnContext()
 	default:
 		return nil, fmt.Errorf("invalid %s %q", transactionBoundary, connConfig[transactionBoundary])
-	}
-	if topic := trimmed(connConfig[offsetsStorageTopicConf]); topic != "" {
-		t.offsetsTopic = topic
-		if err := w.ensureCompactedTopic(topic); err != nil {
-			return nil, err
-		}
 	}
 	if t.offsetsTopic == "" {
 		return nil, errors.New("exactly-once source support needs an offsets topic")
 	}
+	if topic := trimmed(connConfig[offsetsStorageTopicConf]); topic != "" && topic != e.OffsetsTopic {
+		t.offsetsTopic = topic
+		store, err := w.openConnectorOffsets(id, topic)
+		if err != nil {
+			return nil, err
+		}
+		t.offsets = store
+	}
 	return t, nil
 }
 
-// ensureCompactedTopic creates a connector's own offsets topic, compacted,
-// unless it exists.
-func (w *Worker) ensureCompactedTopic(topic string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	compact := "compact"
-	resp, err := w.admin.CreateTopic(ctx, -1, -1, map[string]*string{"cleanup.policy": &compact}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create offsets topic %s: %w", topic, err)
-	}
-	return nil
+// connectorOffsetStore is the offset store of a connector with its own
+// offsets.storage.topic (Kafka's ConnectorOffsetBackingStore): an offset
+// read from the connector's topic takes precedence, the worker's global
+// offsets topic is the fallback (offsets written before the connector had
+// a topic of its own). Writes go to the connector's topic, in the task's
+// transactions; Set and Entries are the connector topic's.
+type connectorOffsetStore struct {
+	primary  *KafkaOffsetStore
+	fallback OffsetStore
 }
+
+// openConnectorOffsets creates a connector's offsets topic, compacted,
+// unless it exists, and reads it (read_committed) to the end.
+func (w *Worker) openConnectorOffsets(id TaskID, topic string) (*connectorOffsetStore, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	s := &KafkaOffsetStore{}
+	s.mu.data = map[string][]byte{}
+	kl, err := openKafkaLog(ctx, w.cfg, "connector-offsets-"+id.String(), topicSpec{name: topic, partitions: -1, replicas: -1}, w.log, s.apply)
+	if err != nil {
+		return nil, fmt.Errorf("offsets topic %s: %w", topic, err)
+	}
+	s.kl = kl
+	return &connectorOffsetStore{primary: s, fallback: w.offsets}, nil
+}
+
+// Get implements OffsetStore.
+func (c *connectorOffsetStore) Get(key []byte) ([]byte, error) {
+	v, err := c.primary.Get(key)
+	if err != nil || v != nil || c.fallback == nil {
+		return v, err
+	}
+	return c.fallback.Get(key)
+}
+
+// Set implements OffsetStore.
+func (c *connectorOffsetStore) Set(entries []OffsetEntry) error { return c.primary.Set(entries) }
+
+// Entries implements OffsetStore.
+func (c *connectorOffsetStore) Entries() ([]OffsetEntry, error) { return c.primary.Entries() }
+
+// Close implements OffsetStore: it closes the connector's topic only.
+func (c *connectorOffsetStore) Close() error { return c.primary.Close() }
 
 // producerOpts are the producer options of an exactly-once task.
 func (e *eosTask) producerOpts() []kgo.Opt {
@@ -221,8 +280,21 @@ func (t *sourceTask) abortTransaction() {
 }
 
 // maybeCommitTransaction commits at the transaction boundary, after a
-// poll: always for "poll", once the interval has passed for "interval".
+// poll: always for "poll", once the interval has passed for "interval",
+// when the task asked through its TransactionContext for "connector".
 func (t *sourceTask) maybeCommitTransaction() error {
+	if t.eos.txnCtx != nil {
+		commit, abort, err := t.eos.txnCtx.takeBatch()
+		switch {
+		case err != nil:
+			return err
+		case abort:
+			return t.abortRequestedTransaction()
+		case commit:
+			return t.commitTransaction()
+		}
+		return nil
+	}
 	if t.eos.interval > 0 && t.txnOpen && time.Since(t.txnStart) < t.eos.interval {
 		return nil
 	}

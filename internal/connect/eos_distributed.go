@@ -9,9 +9,12 @@ import (
 
 // exactlyOnceSourceFor reads a distributed worker's
 // exactly.once.source.support: "disabled" (the default) and "preparing"
-// run source tasks at least once, "enabled" exactly once. (Kafka's
-// "preparing" also fences zombies, for a rolling upgrade to "enabled";
-// Gregor does not fence, so it is "disabled" here.)
+// run source tasks at least once, "enabled" exactly once. A leader fences
+// zombies on request (PUT /connectors/{name}/fence, eos_fencing.go) in
+// every mode, so a "preparing" leader serves the workers already
+// "enabled" during a rolling upgrade, as Kafka's does.
+//
+// Reference: KIP-618, "Rolling upgrade".
 func exactlyOnceSourceFor(cfg *DistributedConfig) (*exactlyOnceSource, error) {
 	switch v := strings.ToLower(trimmed(cfg.Props[ExactlyOnceSourceSupportConfig])); v {
 	case "", "disabled", "preparing":

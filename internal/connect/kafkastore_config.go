@@ -26,12 +26,16 @@ import (
 //	commit-<name>              {"tasks":3}                                   makes tasks 0..2 visible
 //	restart-connector-<name>   {"include-tasks":true,"only-failed":false}
 //	session-key                {"key":"<base64>","algorithm":"HmacSHA256","creation-timestamp":1700000000000}
+//	tasks-fencing-<name>       {"task-count":3}                              KIP-618: the generation of 3 tasks was fenced
 //
 // Task configurations are written first and become visible together
 // when their commit record is read, so that a worker never runs half of a
 // connector's new tasks. The session key (KIP-507) signs the requests
-// workers send each other under the "sessioned" protocol. Records Gregor
-// does not use (logger-cluster-…, task-count-record-…) are skipped.
+// workers send each other under the "sessioned" protocol. A task-count
+// record written after a connector's latest commit record says that the
+// older generations of its exactly-once source tasks are fenced
+// (eos_fencing.go). Records Gregor does not use (logger-cluster-…) are
+// skipped.
 
 // Prefixes of the config topic's keys.
 const (
@@ -108,6 +112,8 @@ type KafkaConfigStore struct {
 		tasks      map[string][]map[string]string // committed
 		deferred   map[string]map[int]map[string]string
 		sessionKey *SessionKey
+		// fencing holds the task-count records (KIP-618, eos_fencing.go).
+		fencing fencingState
 	}
 }
 
@@ -122,6 +128,7 @@ func OpenKafkaConfigStore(ctx context.Context, cfg *DistributedConfig, log *slog
 	s.mu.targets = map[string]TargetState{}
 	s.mu.tasks = map[string][]map[string]string{}
 	s.mu.deferred = map[string]map[int]map[string]string{}
+	s.mu.fencing = newFencingState()
 	kl, err := openKafkaLog(ctx, cfg.Config, "connect-"+cfg.GroupID+"-configs",
 		topicSpec{name: cfg.ConfigTopic, partitions: 1, replicas: cfg.ConfigReplicationFactor}, log, s.apply)
 	if err != nil {
@@ -183,6 +190,8 @@ func (s *KafkaConfigStore) apply(r *kgo.Record) {
 	s.mu.Lock()
 	s.mu.offset = r.Offset
 	switch {
+	case strings.HasPrefix(key, taskCountKeyPrefix): // before "task-"
+		s.mu.fencing.applyTaskCount(s.log, strings.TrimPrefix(key, taskCountKeyPrefix), r.Value)
 	case key == sessionKeyKey:
 		if r.Value == nil {
 			break
@@ -225,6 +234,7 @@ func (s *KafkaConfigStore) apply(r *kgo.Record) {
 			delete(s.mu.targets, name)
 			delete(s.mu.tasks, name)
 			delete(s.mu.deferred, name)
+			s.mu.fencing.forget(name)
 			break
 		}
 		props, err := decodeProperties(r.Value)
@@ -275,6 +285,7 @@ func (s *KafkaConfigStore) apply(r *kgo.Record) {
 		}
 		s.mu.tasks[name] = tasks
 		delete(s.mu.deferred, name)
+		s.mu.fencing.committed(name) // a new generation: it needs fencing
 	case strings.HasPrefix(key, restartKeyPrefix):
 		if r.Value == nil || !s.mu.started {
 			break

@@ -138,7 +138,7 @@ func TestParseConfig(t *testing.T) {
 		KeyConverterConfig:        `Missing required configuration "key.converter" which has no default value.`,
 		OffsetStorageFileConfig:   `Missing required configuration "offset.storage.file.filename" which has no default value.`,
 		OffsetFlushIntervalConfig: "Invalid value 0 for configuration offset.flush.interval.ms: Value must be at least 1",
-		ListenersConfig:           "Invalid value https://:8443 for configuration listeners: HTTPS listeners are not supported by Gregor Connect yet",
+		ListenersConfig:           "Invalid value ftp://:8443 for configuration listeners: listener must be http://host:port or https://host:port",
 		ValueConverterConfig:      "Invalid value com.example.Avro for configuration value.converter: Class com.example.Avro could not be found.",
 	}
 	for key, want := range cases {
@@ -152,7 +152,7 @@ func TestParseConfig(t *testing.T) {
 		case OffsetFlushIntervalConfig:
 			props[key] = "0"
 		case ListenersConfig:
-			props[key] = "https://:8443"
+			props[key] = "ftp://:8443"
 		case ValueConverterConfig:
 			props[key] = "com.example.Avro"
 		}

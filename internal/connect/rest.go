@@ -47,6 +47,7 @@ import (
 //	GET    /connector-plugins[?connectorsOnly=false] [PluginInfo]
 //	GET    /connector-plugins/{plugin}/config        [ConfigKeyInfo]
 //	PUT    /connector-plugins/{plugin}/config/validate  ConfigInfos
+//	GET    /admin/loggers[/{name}], PUT /admin/loggers/{name}  log levels (KIP-495, rest_loggers.go)
 //
 // Unknown paths answer 404 "HTTP 404 Not Found", known paths with another
 // method 405 "HTTP 405 Method Not Allowed", as Jersey does; a body that is
@@ -122,24 +123,45 @@ type RESTServer struct {
 	srv        *http.Server
 	handler    *restHandler
 	wg         sync.WaitGroup // Serve goroutines
+	// loggers levels the worker's logs; admin serves /admin on
+	// admin.listeners, or is nil (rest_loggers.go).
+	loggers *Loggers
+	admin   *adminServer
 }
 
 // NewRESTServer binds the worker's listeners (Kafka's
 // RestServer.initializeServer) so that the advertised URL, and so the
 // worker id, is known before the herder exists. Requests answer 503 until
 // Start.
+//
+// HTTPS listeners and the client for other workers are set up as
+// rest_tls.go says; the returned server's Logger is log leveled by
+// /admin/loggers, which admin.listeners may move (rest_loggers.go).
 func NewRESTServer(cfg *Config, log *slog.Logger) (*RESTServer, error) {
-	s := &RESTServer{log: log, handler: &restHandler{log: log, client: &http.Client{Timeout: 90 * time.Second}}}
+	client, err := newRESTClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	loggers := NewLoggers(log.Handler())
+	log = slog.New(loggers.Handler())
+	s := &RESTServer{log: log, loggers: loggers,
+		handler: &restHandler{log: log, client: client, loggers: loggers, serveAdmin: cfg.AdminListeners == nil}}
 	for _, u := range cfg.Listeners {
-		l, err := net.Listen("tcp", u.Host)
+		l, err := restListen(u, cfg.Props, ListenersHTTPSPrefix)
 		if err != nil {
 			s.closeListeners()
-			return nil, fmt.Errorf("REST listener %s: %w", u, err)
+			return nil, err
 		}
 		s.listeners = append(s.listeners, l)
 	}
-	s.advertised = advertisedURL(cfg, s.listeners[0].Addr().(*net.TCPAddr))
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
+	i := advertisedListener(cfg)
+	s.advertised = advertisedURL(cfg, cfg.Listeners[i].Scheme, s.listeners[i].Addr().(*net.TCPAddr))
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)} // TLS handshake failures, as Jetty's
+	if s.admin, err = newAdminServer(cfg, s.handler); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -152,7 +174,7 @@ func (s *RESTServer) closeListeners() {
 // advertisedURL is the URL the worker gives out (Kafka's
 // RestServer.advertisedUrl): rest.advertised.* if set, else the first
 // listener's host (or this machine's name) and bound port.
-func advertisedURL(cfg *Config, bound *net.TCPAddr) *url.URL {
+func advertisedURL(cfg *Config, scheme string, bound *net.TCPAddr) *url.URL {
 	host := cfg.AdvertisedHost
 	if host == "" {
 		h, _, _ := net.SplitHostPort(cfg.Listeners[0].Host)
@@ -169,7 +191,7 @@ func advertisedURL(cfg *Config, bound *net.TCPAddr) *url.URL {
 	if port == 0 {
 		port = bound.Port
 	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/"}
+	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/"}
 }
 
 // AdvertisedURL returns the worker's REST URL.
@@ -197,6 +219,7 @@ func (s *RESTServer) Start(h RESTHerder) {
 			}
 		})
 	}
+	s.admin.start(h, s.log)
 	s.log.Info("REST server listening", "url", s.advertised.String())
 }
 
@@ -206,8 +229,18 @@ func (s *RESTServer) Shutdown(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
 	s.closeListeners()
 	s.wg.Wait()
+	if aerr := s.admin.shutdown(ctx); err == nil {
+		err = aerr
+	}
 	return err
 }
+
+// Logger returns the worker's logger, leveled by /admin/loggers: the
+// worker's components log through it.
+func (s *RESTServer) Logger() *slog.Logger { return s.log }
+
+// Loggers returns the worker's log levels.
+func (s *RESTServer) Loggers() *Loggers { return s.loggers }
 
 // NewHandler returns the REST API for h, for tests and embedding.
 func NewHandler(h RESTHerder, log *slog.Logger) http.Handler {
@@ -223,6 +256,11 @@ type restHandler struct {
 	herder atomic.Pointer[herderRef]
 	// client forwards requests to other workers.
 	client *http.Client
+	// loggers serves /admin/loggers where serveAdmin is set; adminOnly
+	// serves nothing else (admin.listeners, rest_loggers.go).
+	loggers    *Loggers
+	serveAdmin bool
+	adminOnly  bool
 }
 
 var errMethod = errors.New("method not allowed")
@@ -315,6 +353,11 @@ func (rh *restHandler) forward(w http.ResponseWriter, r *http.Request, body []by
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
+	for _, k := range []string{signatureHeader, signatureAlgorithmHeader} {
+		if v := r.Header.Get(k); v != "" {
+			req.Header.Set(k, v)
+		}
+	}
 	rh.log.Debug("Forwarding request", "method", r.Method, "url", target.String())
 	resp, err := rh.client.Do(req)
 	if err != nil {
@@ -322,11 +365,6 @@ func (rh *restHandler) forward(w http.ResponseWriter, r *http.Request, body []by
 		return
 	}
 	defer resp.Body.Close()
-	for _, k := range []string{signatureHeader, signatureAlgorithmHeader} {
-		if v := r.Header.Get(k); v != "" {
-			req.Header.Set(k, v)
-		}
-	}
 	for _, k := range []string{"Content-Type", "Location"} {
 		if v := resp.Header.Get(k); v != "" {
 			w.Header().Set(k, v)
@@ -385,6 +423,12 @@ func methods(r *http.Request, handlers map[string]func() (response, error)) (res
 }
 
 func (rh *restHandler) route(h RESTHerder, r *http.Request, segs []string) (response, error) {
+	if len(segs) > 0 && segs[0] == "admin" && rh.serveAdmin {
+		return rh.routeAdmin(h, r, segs[1:]) // rest_loggers.go
+	}
+	if rh.adminOnly {
+		return response{}, errNoRoute
+	}
 	switch {
 	case len(segs) == 0:
 		return methods(r, map[string]func() (response, error){
@@ -481,6 +525,10 @@ func (rh *restHandler) routeConnectors(h RESTHerder, r *http.Request, segs []str
 					sig := InternalRequestSignature{Body: raw, Algorithm: r.Header.Get(signatureAlgorithmHeader), Signature: r.Header.Get(signatureHeader)}
 					return response{status: http.StatusNoContent}, h.PutTaskConfigs(name, configs, sig)
 				},
+			})
+		case "fence": // KIP-618's internal endpoint (eos_fencing.go)
+			return methods(r, map[string]func() (response, error){
+				http.MethodPut: func() (response, error) { return fenceZombies(h, r, name) },
 			})
 		case "tasks-config":
 			return methods(r, map[string]func() (response, error){

@@ -47,6 +47,12 @@ type sourceTask struct {
 	}
 	topics map[string]bool // topics reported active; run goroutine only
 
+	// connConfig is the connector's configuration; creation, when not
+	// nil, creates the topics the task writes to (topic_creation.go; run
+	// goroutine only).
+	connConfig map[string]string
+	creation   *topicCreation
+
 	// eos is set for exactly-once delivery (eos.go); txnOpen and txnStart
 	// describe the open transaction (run goroutine only).
 	eos      *eosTask
@@ -91,6 +97,12 @@ func (p sourceTopicPartitioner) Partition(r *kgo.Record, n int) int {
 // worker's and the connector's producer settings (clients.go).
 func newSourceTask(base *taskBase, task sdk.SourceTask, connConfig, config map[string]string, convs converters, chain *transform.Chain, errs *errorHandler, eos *eosTask) (*sourceTask, error) {
 	w := base.w
+	started := false
+	defer func() {
+		if !started {
+			eos.close() // the connector's offsets topic reader (eos.go)
+		}
+	}()
 	// Kafka's producer defaults (compression.type=none), then the
 	// worker's producer.* and the connector's producer.override.*.
 	opts, _, err := w.cfg.taskClientOpts(producerClient, connConfig, "connector-producer-"+base.id.String(), base.log,
@@ -101,6 +113,10 @@ func newSourceTask(base *taskBase, task sdk.SourceTask, connConfig, config map[s
 	opts = append(opts, kgo.RecordPartitioner(sourcePartitioner{kgo.StickyKeyPartitioner(nil)}))
 	if eos != nil {
 		opts = append(opts, eos.producerOpts()...)
+	}
+	creation, err := newTopicCreation(w.cfg, connConfig)
+	if err != nil {
+		return nil, err
 	}
 	producer, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -120,6 +136,11 @@ func newSourceTask(base *taskBase, task sdk.SourceTask, connConfig, config map[s
 		topics:   map[string]bool{},
 	}
 	t.committer, _ = task.(sdk.SourceTaskCommitter)
+	t.connConfig, t.creation = maps.Clone(connConfig), creation
+	if eos != nil && eos.offsets != nil {
+		t.reader.store = eos.offsets // the connector's own offsets topic first (eos.go)
+	}
+	started = true
 	return t, nil
 }
 
@@ -133,6 +154,15 @@ func (t *sourceTask) run() {
 	defer close(t.done)
 	defer t.producer.Close()
 	defer t.chain.Close()
+	defer t.eos.close()
+	if t.eos != nil && t.eos.preflight != nil { // zombie fencing (eos_fencing.go)
+		if err := t.eos.preflight(t.ctx); err != nil {
+			if t.ctx.Err() == nil {
+				t.fail(err)
+			}
+			return
+		}
+	}
 	t.task.Initialize(t)
 	if err := safeCall(func() error { return t.task.Start(maps.Clone(t.config)) }); err != nil {
 		t.fail(err)
@@ -216,6 +246,9 @@ func (t *sourceTask) loop() error {
 				}
 				return err
 			}
+			if err := t.afterRecord(r); err != nil { // transaction.boundary=connector (eos_txncontext.go)
+				return err
+			}
 		}
 		if err := t.sendError(); err != nil {
 			return err
@@ -261,6 +294,9 @@ func (t *sourceTask) send(r *sdk.SourceRecord) error {
 			return t.writer.offset(r.SourcePartition, r.SourceOffset)
 		}
 		return nil
+	}
+	if err := t.maybeCreateTopic(kr.Topic); err != nil {
+		return err
 	}
 	if rec.KafkaPartition != nil {
 		kr.Partition = *rec.KafkaPartition
@@ -411,6 +447,8 @@ func (t *sourceTask) commitOffsets() error {
 			return fmt.Errorf("store offsets: %w", err)
 		}
 		t.log.Debug("Finished committing offsets", "partitions", len(entries))
+	} else {
+		t.log.Debug("Either no records were produced by the task since the last offset commit, or every record has been filtered out by a transformation or dropped due to transformation or conversion errors.")
 	}
 	if t.committer != nil {
 		if err := safeCall(t.committer.Commit); err != nil {

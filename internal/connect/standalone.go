@@ -82,6 +82,7 @@ func StartStandalone(ctx context.Context, workerProps map[string]string, connect
 		offsets.Close()
 		return nil, err
 	}
+	log = rest.Logger() // leveled by /admin/loggers (rest_loggers.go)
 	clusterID, err := lookupClusterID(ctx, cfg, opts.ClusterIDTimeout)
 	if err != nil {
 		rest.Shutdown(context.Background())

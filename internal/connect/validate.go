@@ -307,6 +307,9 @@ func validateConnectorConfig(props map[string]string, nullKeys []string) (*Confi
 		base = sinkConnectorDef
 	}
 	base = enrichConfigDef(base, props)
+	if plugin.Type == sdk.PluginSource {
+		base = enrichTopicCreationDef(base, props) // topic_creation.go
+	}
 	values := base.Validate(props)
 	if plugin.Type == sdk.PluginSink {
 		validateSinkTopics(props, values)

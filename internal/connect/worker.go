@@ -86,6 +86,9 @@ type workerConnector struct {
 	// used is set once Start was called: the next start uses a new
 	// instance, as the SDK promises.
 	used bool
+	// log is the connector's logger, named by its class
+	// (rest_loggers.go).
+	log *slog.Logger
 }
 
 func (wc *workerConnector) isSink() bool { return wc.plugin.Type == sdk.PluginSink }
@@ -128,11 +131,11 @@ func (w *Worker) startConnector(name string, config map[string]string, target Ta
 	if init, ok := conn.(sdk.ConnectorInitializer); ok {
 		init.Initialize(connectorContext{hooks})
 	}
-	wc := &workerConnector{name: name, plugin: p, conn: conn, config: maps.Clone(config), hooks: hooks}
+	wc := &workerConnector{name: name, plugin: p, conn: conn, config: maps.Clone(config), hooks: hooks, log: w.log.With(LoggerKey, p.Class)}
 	w.mu.Lock()
 	w.mu.connectors[name] = wc
 	w.mu.Unlock()
-	w.log.Info("Creating connector", "connector", name, "class", p.Class)
+	wc.log.Info("Creating connector", "connector", name, "class", p.Class)
 	return w.transitionConnector(wc, target)
 }
 
@@ -159,7 +162,7 @@ func (w *Worker) transitionConnector(wc *workerConnector, target TargetState) er
 		wc.used = true
 		if err := safeCall(func() error { return wc.conn.Start(maps.Clone(wc.config)) }); err != nil {
 			wc.failed = true
-			w.log.Error("Failed to start connector", "connector", wc.name, "err", err)
+			wc.log.Error("Failed to start connector", "connector", wc.name, "err", err)
 			w.putConnectorStatus(wc.name, StateFailed, err)
 			return fmt.Errorf("Failed to start connector %s: %w", wc.name, err)
 		}
@@ -168,7 +171,7 @@ func (w *Worker) transitionConnector(wc *workerConnector, target TargetState) er
 	case TargetPaused, TargetStopped:
 		if wc.started {
 			if err := safeCall(wc.conn.Stop); err != nil {
-				w.log.Error("Failed to stop connector", "connector", wc.name, "err", err)
+				wc.log.Error("Failed to stop connector", "connector", wc.name, "err", err)
 			}
 			wc.started = false
 		}
@@ -199,7 +202,7 @@ func (w *Worker) failConnector(name string, cause error) {
 	}
 	if wc.started {
 		if err := safeCall(wc.conn.Stop); err != nil {
-			w.log.Error("Failed to stop connector", "connector", name, "err", err)
+			wc.log.Error("Failed to stop connector", "connector", name, "err", err)
 		}
 		wc.started = false
 	}
@@ -216,10 +219,10 @@ func (w *Worker) stopConnector(name string) {
 	if wc == nil {
 		return
 	}
-	w.log.Info("Stopping connector", "connector", name)
+	wc.log.Info("Stopping connector", "connector", name)
 	if wc.started {
 		if err := safeCall(wc.conn.Stop); err != nil {
-			w.log.Error("Failed to stop connector", "connector", name, "err", err)
+			wc.log.Error("Failed to stop connector", "connector", name, "err", err)
 		}
 	}
 	if st, ok := w.statuses.Connector(name); ok && st.State != StateFailed {
@@ -331,6 +334,7 @@ func (w *Worker) startTask(id TaskID, connConfig, taskConfig map[string]string, 
 	}
 	w.putTaskStatus(id, StateUnassigned, nil)
 	base := newTaskBase(w, id, target)
+	base.log = base.log.With(LoggerKey, taskLoggerName(p)) // rest_loggers.go
 	var r taskRunner
 	switch conn := p.New().(type) {
 	case sdk.SourceConnector:
