@@ -532,7 +532,18 @@ func javaErrorString(err error) string {
 	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
-		return javaExceptionClass(ke.Code) + ": " + ke.Description
+		// franz-go appends the broker's error message to the code
+		// ("SASL_AUTHENTICATION_FAILED: SASL Authentication failed.:
+		// Authentication failed during authentication due to invalid
+		// credentials with SASL mechanism SCRAM-SHA-512"); Kafka's
+		// exception carries that message instead of the default one.
+		msg := ke.Description
+		if s, prefix := err.Error(), ke.Error()+": "; strings.Contains(s, prefix) {
+			if m := s[strings.Index(s, prefix)+len(prefix):]; m != "" {
+				msg = m
+			}
+		}
+		return javaExceptionClass(ke.Code) + ": " + msg
 	}
 	return "org.apache.kafka.common.KafkaException: " + err.Error()
 }

@@ -35,7 +35,9 @@
 //	security.protocol                    PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
 //	sasl.mechanism                       PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (kgo.SASL); GSSAPI and
 //	                                     OAUTHBEARER are refused
-//	sasl.jaas.config                     username="…" password="…" of the login module
+//	sasl.jaas.config                     username="…" password="…" of the login module; with
+//	                                     SCRAM, tokenauth="true" logs in with a delegation token
+//	                                     (username = token id, password = HMAC; scram.Auth.IsToken)
 //	ssl.truststore.type=PEM with ssl.truststore.location or ssl.truststore.certificates
 //	ssl.keystore.type=PEM with ssl.keystore.location, or ssl.keystore.certificate.chain +
 //	ssl.keystore.key; ssl.key.password decrypts an encrypted key   (kgo.DialTLSConfig)

@@ -54,13 +54,18 @@ func securityOpts(p *propReader) ([]kgo.Opt, error) {
 		}
 		jaas, _ := p.get("sasl.jaas.config")
 		user, pass := JAASCredentials(jaas)
+		// A delegation token logs in over SCRAM with the token id and
+		// HMAC and the tokenauth=true extension (KIP-48), which
+		// Kafka's ScramLoginModule sends when its tokenauth option is
+		// "true".
+		token := jaasTokenAuth(jaas)
 		switch mech {
 		case "PLAIN":
 			opts = append(opts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
 		case "SCRAM-SHA-256":
-			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
+			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass, IsToken: token}.AsSha256Mechanism()))
 		case "SCRAM-SHA-512":
-			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
+			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass, IsToken: token}.AsSha512Mechanism()))
 		default:
 			return nil, InvalidValue("sasl.mechanism", mech, "supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
 		}
@@ -92,6 +97,21 @@ func JAASCredentials(jaas string) (user, pass string) {
 		}
 	}
 	return user, pass
+}
+
+// jaasTokenAuth reports whether a sasl.jaas.config sets the
+// ScramLoginModule option tokenauth="true" (any case, as Kafka compares
+// it), which makes the SCRAM login a delegation token's.
+func jaasTokenAuth(jaas string) bool {
+	if m, err := security.ParseJAASModule(jaas); err == nil {
+		return strings.EqualFold(m.Options["tokenauth"], "true")
+	}
+	for _, m := range jaasOption.FindAllStringSubmatch(jaas, -1) {
+		if m[1] == "tokenauth" && strings.EqualFold(m[2], "true") {
+			return true
+		}
+	}
+	return false
 }
 
 // tlsConfig builds a client TLS config from PEM ssl.* properties. Java key
