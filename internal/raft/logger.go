@@ -10,7 +10,13 @@ import (
 // every election at Info; those go to Debug here except warnings and
 // errors, because the driver logs leader changes itself. Fatal and Panic
 // panic: the Ready loop recovers and fails the node with the message.
+//
+// etcd raft names nodes by its own ids, in hex: a Kafka node id plus one
+// (raftID), since raft reserves 0. Every line carries raft_ids=
+// "node.id+1" so that "4 stepped down" is read as node 3.
 type raftLogger struct{ l *slog.Logger }
+
+func newRaftLogger(l *slog.Logger) raftLogger { return raftLogger{l.With("raft_ids", "node.id+1")} }
 
 func (r raftLogger) Debug(v ...any) { r.log(slog.LevelDebug, fmt.Sprint(v...)) }
 func (r raftLogger) Debugf(format string, v ...any) {

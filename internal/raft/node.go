@@ -271,7 +271,7 @@ func newNode(cfg Config, sm StateMachine) (n *Node, err error) {
 		PreVote:                   true, // KIP-996: a rejoining node does not disrupt the leader
 		DisableProposalForwarding: true, // Propose answers NotLeaderError instead
 		StepDownOnRemoval:         true, // KIP-853: a removed leader resigns
-		Logger:                    raftLogger{log},
+		Logger:                    newRaftLogger(log),
 	})
 	if err != nil {
 		return nil, err
