@@ -37,7 +37,9 @@
 //	                                     OAUTHBEARER are refused
 //	sasl.jaas.config                     username="…" password="…" of the login module; with
 //	                                     SCRAM, tokenauth="true" logs in with a delegation token
-//	                                     (username = token id, password = HMAC; scram.Auth.IsToken)
+//	                                     (username = token id, password = HMAC; scram.Auth.IsToken);
+//	                                     with SASL_*, a missing or malformed one is an error
+//	                                     (Kafka's JaasConfig messages, checkJAAS)
 //	ssl.truststore.type=PEM with ssl.truststore.location or ssl.truststore.certificates
 //	ssl.keystore.type=PEM with ssl.keystore.location, or ssl.keystore.certificate.chain +
 //	ssl.keystore.key; ssl.key.password decrypts an encrypted key   (kgo.DialTLSConfig)
@@ -69,6 +71,13 @@
 // ("Invalid value 2 for configuration acks: String must be one of: all,
 // -1, 0, 1") and matches ErrInvalidConfig with errors.Is; an unreadable
 // certificate file is that error wrapped with its path.
+//
+// ClientException turns an error a kgo client returned into the Java
+// exception Kafka's client raises for it, naming the topic or group of an
+// authorization failure as Kafka does ("TopicAuthorizationException: Not
+// authorized to access topics: [payments]"); IsFatalConsumerError tells
+// which errors a poll reports that Kafka's consumer would throw rather
+// than retry.
 package clientconfig
 
 import (

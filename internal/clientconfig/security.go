@@ -52,7 +52,15 @@ func securityOpts(p *propReader) ([]kgo.Opt, error) {
 		if v, ok := p.get("sasl.mechanism"); ok {
 			mech = strings.ToUpper(strings.TrimSpace(v))
 		}
-		jaas, _ := p.get("sasl.jaas.config")
+		switch mech {
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		default:
+			return nil, InvalidValue("sasl.mechanism", mech, "supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+		}
+		jaas, set := p.get("sasl.jaas.config")
+		if err := checkJAAS(jaas, set); err != nil {
+			return nil, err
+		}
 		user, pass := JAASCredentials(jaas)
 		// A delegation token logs in over SCRAM with the token id and
 		// HMAC and the tokenauth=true extension (KIP-48), which
@@ -66,8 +74,6 @@ func securityOpts(p *propReader) ([]kgo.Opt, error) {
 			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass, IsToken: token}.AsSha256Mechanism()))
 		case "SCRAM-SHA-512":
 			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass, IsToken: token}.AsSha512Mechanism()))
-		default:
-			return nil, InvalidValue("sasl.mechanism", mech, "supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
 		}
 	}
 	for _, k := range append(sslKeys, saslKeys...) {

@@ -28,13 +28,14 @@ func testWorkerConfig(t *testing.T, extra map[string]string) *Config {
 // both; the worker's other settings reach only the admin client (as
 // Kafka's Worker.adminConfigs).
 func TestTaskClientProps(t *testing.T) {
+	workerJAAS, producerJAAS := plainJAAS("connect", "connect-secret"), plainJAAS("producer", "producer-secret")
 	cfg := testWorkerConfig(t, map[string]string{
 		"security.protocol":         "SASL_SSL",
 		"sasl.mechanism":            "PLAIN",
-		"sasl.jaas.config":          "worker-jaas",
+		"sasl.jaas.config":          workerJAAS,
 		"ssl.truststore.type":       "PEM",
 		"request.timeout.ms":        "20000",
-		"producer.sasl.jaas.config": "producer-jaas",
+		"producer.sasl.jaas.config": producerJAAS,
 		"producer.linger.ms":        "5",
 		"consumer.max.poll.records": "10",
 		"admin.retries":             "3",
@@ -45,14 +46,14 @@ func TestTaskClientProps(t *testing.T) {
 		"consumer.override.auto.offset.reset": "latest",
 		"admin.override.sasl.mechanism":       "SCRAM-SHA-512",
 	}
-	security := map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.jaas.config": "worker-jaas", "ssl.truststore.type": "PEM"}
+	security := map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.jaas.config": workerJAAS, "ssl.truststore.type": "PEM"}
 	for _, c := range []struct {
 		kind clientKind
 		conn map[string]string
 		want map[string]string
 	}{
-		{producerClient, nil, withProps(security, map[string]string{"sasl.jaas.config": "producer-jaas", "linger.ms": "5"})},
-		{producerClient, conn, withProps(security, map[string]string{"sasl.jaas.config": "producer-jaas", "linger.ms": "7", "compression.type": "gzip"})},
+		{producerClient, nil, withProps(security, map[string]string{"sasl.jaas.config": producerJAAS, "linger.ms": "5"})},
+		{producerClient, conn, withProps(security, map[string]string{"sasl.jaas.config": producerJAAS, "linger.ms": "7", "compression.type": "gzip"})},
 		{consumerClient, conn, withProps(security, map[string]string{"max.poll.records": "10", "auto.offset.reset": "latest"})},
 		{adminClient, conn, withProps(security, map[string]string{"request.timeout.ms": "20000", "retries": "3", "sasl.mechanism": "SCRAM-SHA-512",
 			KeyConverterConfig: "org.apache.kafka.connect.json.JsonConverter", ValueConverterConfig: "org.apache.kafka.connect.json.JsonConverter",

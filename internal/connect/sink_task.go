@@ -26,7 +26,10 @@ import (
 // to the dead letter queue, or failing the task) and Put; every
 // offset.flush.interval.ms (and when the task asks, before partitions are
 // revoked, and on stop) the task is flushed and the next offsets of what
-// it was given are committed to the group.
+// it was given are committed to the group. An error the consumer reports
+// that Kafka's consumer throws from poll (no READ on a topic or on the
+// group, a failed login: clientconfig.IsFatalConsumerError) fails the
+// task with Kafka's exception as the trace; retriable ones are logged.
 //
 // The consumer blocks rebalances while a polled batch is processed
 // (kgo.BlockRebalanceOnPoll), so the rebalance callbacks (Open, Close and
@@ -226,15 +229,9 @@ func (t *sinkTask) loop() error {
 		if fetches.IsClientClosed() {
 			return nil
 		}
-		var fetchErr error
-		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return
-			}
-			t.log.Warn("Fetch error", "topic", topic, "partition", p, "err", err)
-		})
-		if err := t.deliver(fetches.Records()); err != nil {
-			fetchErr = err
+		fetchErr := t.pollError(fetches)
+		if fetchErr == nil {
+			fetchErr = t.deliver(fetches.Records())
 		}
 		if fetchErr == nil && (time.Now().After(nextCommit) || t.takeCommitRequest()) {
 			t.mu.Lock()
@@ -250,6 +247,30 @@ func (t *sinkTask) loop() error {
 		}
 	}
 	return nil
+}
+
+// pollError returns the error Kafka's consumer would throw from this
+// poll, which fails the task: a non-retriable one such as a
+// TopicAuthorizationException (no READ on a topic) or a
+// GroupAuthorizationException (no READ on the connector's group), as
+// Kafka's exception (clientconfig.ClientException). The poll's records
+// are then not delivered, as Kafka's poll returns none when it throws.
+// Retriable errors are logged and the consumer keeps retrying them.
+func (t *sinkTask) pollError(fetches kgo.Fetches) error {
+	var fatal error
+	fetches.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return
+		}
+		if clientconfig.IsFatalConsumerError(err) {
+			if fatal == nil {
+				fatal = clientconfig.ClientException(topic, groupID(t.id.Connector), err)
+			}
+			return
+		}
+		t.log.Warn("Fetch error", "topic", topic, "partition", p, "err", err)
+	})
+	return fatal
 }
 
 func (t *sinkTask) takeCommitRequest() bool {

@@ -12,6 +12,7 @@ import (
 
 	sdk "github.com/gregor-streaming/gregor/connect"
 	"github.com/gregor-streaming/gregor/connect/transform"
+	"github.com/gregor-streaming/gregor/internal/clientconfig"
 )
 
 // sourceTask runs a SourceTask (Kafka's WorkerSourceTask, at-least-once):
@@ -316,7 +317,11 @@ func (t *sourceTask) send(r *sdk.SourceRecord) error {
 			return
 		}
 		if err != nil {
-			t.setSendError(fmt.Errorf("send to %s failed: %w", kr.Topic, err))
+			// Kafka's trace: the ConnectException thrown by the task's
+			// next poll, caused by the producer's exception, which
+			// names the record's topic.
+			t.setSendError(fmt.Errorf("org.apache.kafka.connect.errors.ConnectException: Unrecoverable exception from producer send callback\nCaused by: %w",
+				clientconfig.ClientException(kr.Topic, "", err)))
 			return
 		}
 		if t.committer != nil {
