@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gregor-streaming/gregor/internal/clientconfig"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -550,37 +551,7 @@ func javaErrorString(err error) string {
 
 // javaExceptionClass names the Java exception Kafka's clients raise for an
 // error code, e.g. org.apache.kafka.common.errors.TopicExistsException.
-func javaExceptionClass(code int16) string {
-	name := "UNKNOWN_SERVER_ERROR"
-	var ke *kerr.Error
-	if errors.As(kerr.ErrorForCode(code), &ke) {
-		name = ke.Message
-	}
-	irregular := map[string]string{
-		"UNKNOWN_SERVER_ERROR":     "UnknownServerException",
-		"CORRUPT_MESSAGE":          "CorruptRecordException",
-		"REQUEST_TIMED_OUT":        "TimeoutException",
-		"TOPIC_ALREADY_EXISTS":     "TopicExistsException",
-		"INVALID_CONFIG":           "InvalidConfigurationException",
-		"INVALID_TOPIC_EXCEPTION":  "InvalidTopicException",
-		"MESSAGE_TOO_LARGE":        "RecordTooLargeException",
-		"RECORD_LIST_TOO_LARGE":    "RecordBatchTooLargeException",
-		"KAFKA_STORAGE_ERROR":      "KafkaStorageException",
-		"NON_EMPTY_GROUP":          "GroupNotEmptyException",
-		"NOT_LEADER_FOR_PARTITION": "NotLeaderOrFollowerException",
-	}
-	class, ok := irregular[name]
-	if !ok {
-		var b strings.Builder
-		for _, w := range strings.Split(strings.TrimSuffix(name, "_FAILED"), "_") {
-			if w != "" {
-				b.WriteString(w[:1] + strings.ToLower(w[1:]))
-			}
-		}
-		class = b.String() + "Exception"
-	}
-	return "org.apache.kafka.common.errors." + class
-}
+func javaExceptionClass(code int16) string { return clientconfig.ExceptionClass(code) }
 
 // apiErrorMessage is the message of the exception a Kafka client raises
 // for an error code: the broker's error message when it sent one, else the
