@@ -311,6 +311,11 @@ func assignTasks(tasks map[TaskID][]topicPartition, members []memberInfo, owned 
 	})
 	ceil := func(n int) int { return (n + len(members) - 1) / len(members) }
 	quota := ceil(len(ids))
+	// Only len(ids)%len(members) members may reach quota when it is
+	// above the floor; more at quota would leave another member two
+	// short (5 tasks on 4 members: 2,1,1,1, never 2,2,1,0).
+	floor, extra := len(ids)/len(members), len(ids)%len(members)
+	atQuota := 0
 	load := map[string]int{}
 	subLoad := map[string]map[int]int{}
 	present := map[string]bool{}
@@ -318,14 +323,20 @@ func assignTasks(tasks map[TaskID][]topicPartition, members []memberInfo, owned 
 		present[m.id] = true
 		subLoad[m.id] = map[int]int{}
 	}
+	full := func(m string) bool {
+		return load[m] >= quota || (quota > floor && load[m] >= floor && atQuota >= extra)
+	}
 	give := func(m string, id TaskID) {
 		out[m] = append(out[m], id)
 		load[m]++
 		subLoad[m][id.Subtopology]++
+		if quota > floor && load[m] == quota {
+			atQuota++
+		}
 	}
 	var rest []TaskID
 	for _, id := range ids {
-		if o, ok := owned[id]; ok && present[o] && load[o] < quota && subLoad[o][id.Subtopology] < ceil(perSub[id.Subtopology]) {
+		if o, ok := owned[id]; ok && present[o] && !full(o) && subLoad[o][id.Subtopology] < ceil(perSub[id.Subtopology]) {
 			give(o, id)
 			continue
 		}
@@ -344,7 +355,7 @@ func assignTasks(tasks map[TaskID][]topicPartition, members []memberInfo, owned 
 			return load[m.id] < load[b.id]
 		}
 		for i, m := range members {
-			if load[m.id] >= quota {
+			if full(m.id) {
 				continue
 			}
 			if best < 0 || better(i) {

@@ -268,8 +268,11 @@ func TestConsoleRoundTrip(t *testing.T) {
 		t.Errorf("--offset 1: %q", out)
 	}
 
-	// --timeout-ms ends the consumer, with Kafka's log line.
-	out, errOut = consume("--topic", "rt", "--partition", "0", "--offset", "earliest", "--timeout-ms", "300",
+	// --timeout-ms ends the consumer, with Kafka's log line. The timeout
+	// also runs before the first record (Kafka's ConsoleConsumer polls
+	// with it from the start), so it must outlast the first fetch on a
+	// loaded machine: the test waits it out once.
+	out, errOut = consume("--topic", "rt", "--partition", "0", "--offset", "earliest", "--timeout-ms", "3000",
 		"--property", "print.value=false", "--property", "print.offset=true")
 	if out != "Offset:0\nOffset:1\nOffset:2\n" {
 		t.Errorf("--timeout-ms output %q", out)

@@ -648,7 +648,7 @@ func groupMember(t *testing.T, addr, group, clientID string, extra []kgo.Opt, to
 // consumeAndCommit polls cl until it has n records, then commits them.
 func consumeAndCommit(t *testing.T, cl *kgo.Client, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for got := 0; got < n; {
 		fs := cl.PollFetches(ctx)
@@ -671,7 +671,7 @@ func waitGroup(t *testing.T, addr, group string, ok func(g kmsg.DescribeGroupsRe
 	}
 	defer cl.Close()
 	var last kmsg.DescribeGroupsResponseGroup
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		req := kmsg.NewPtrDescribeGroupsRequest()
 		req.Groups = []string{group}
 		resp, err := req.RequestWith(context.Background(), cl)
@@ -910,7 +910,7 @@ func TestConsumerGroupsTwoMembers(t *testing.T) {
 	}
 	a := groupMember(t, addr, "pair", "ca", nil, "pairs")
 	b := groupMember(t, addr, "pair", "cb", nil, "pairs")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	go a.PollFetches(ctx) // both must poll for the rebalance to finish
 	go b.PollFetches(ctx)
@@ -1008,7 +1008,7 @@ func TestConsumerGroupsNextGen(t *testing.T) {
 	consumeAndCommit(t, c, 2)
 
 	var r toolResult
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		r = runTool(t, cgArgs(addr, "--describe", "--group", "gen", "--members", "--verbose")...)
 		if strings.Contains(r.stdout, "next:0,1") {
 			break

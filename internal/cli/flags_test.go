@@ -46,7 +46,7 @@ func produceTo(t *testing.T, addr, topic string, partition int32, n int, baseMs 
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for i := range n {
 		r := &kgo.Record{Topic: topic, Partition: partition, Value: []byte("v" + string(rune('0'+i%10))),

@@ -375,7 +375,7 @@ func scramRecordsInLog(t *testing.T, dir string, nodeID int32, voters []int32) i
 	}
 	defer j.Close()
 	commit := j.Node().Status().Commit
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for done := uint64(0); done < commit; {
 		select {
 		case done = <-l.applied:

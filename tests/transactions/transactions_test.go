@@ -142,7 +142,10 @@ func TestTransactionTimeout(t *testing.T) {
 	seeds := []string{c.Addr()}
 	adm := admin(t, seeds...)
 	createTopic(t, adm, "t", 1, 1)
-	cl := txnProducer(t, seeds, "tx-t", "t", kgo.TransactionTimeout(500*time.Millisecond))
+	// The timeout runs from AddPartitionsToTxn: it must outlast the
+	// produce that follows it on a loaded machine, or the coordinator
+	// aborts first and fences that produce.
+	cl := txnProducer(t, seeds, "tx-t", "t", kgo.TransactionTimeout(3*time.Second))
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
