@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -106,6 +108,35 @@ func restCall(t *testing.T, method, u string, body any) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
+}
+
+// logOnFailure returns a logger whose lines the test prints if it fails.
+func logOnFailure(t *testing.T) *slog.Logger {
+	var buf lockedBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -336,7 +367,7 @@ func TestThreeBrokersDefaultReplication(t *testing.T) {
 		"offset.storage.partitions": "-1", "listeners": "http://127.0.0.1:0",
 		"heartbeat.interval.ms": "300", "offset.flush.interval.ms": "200",
 	}
-	w, err := connect.StartDistributed(context.Background(), props, connect.DistributedOptions{})
+	w, err := connect.StartDistributed(context.Background(), props, connect.DistributedOptions{Logger: logOnFailure(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
