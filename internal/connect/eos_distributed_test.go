@@ -37,10 +37,13 @@ func TestDistributedExactlyOnceSource(t *testing.T) {
 		t.Fatalf("create: %d %s", code, b)
 	}
 	eventually(t, "1…6 committed", func() bool { return len(readCommitted(t, cl, "numbers")) == 6 })
-	txns, err := kadm.NewClient(cl).DescribeTransactions(context.Background(), "connect-cluster-cnt-0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// COORDINATOR_NOT_AVAILABLE and the like are retriable, as for any
+	// client.
+	var txns kadm.DescribedTransactions
+	eventually(t, "DescribeTransactions", func() bool {
+		txns, err = kadm.NewClient(cl).DescribeTransactions(context.Background(), "connect-cluster-cnt-0")
+		return err == nil
+	})
 	if txn, ok := txns["connect-cluster-cnt-0"]; !ok || txn.State == "Dead" {
 		t.Fatalf("transactional id connect-cluster-cnt-0: %+v", txns)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	sdk "github.com/gregor-streaming/gregor/connect"
+	"github.com/gregor-streaming/gregor/kafkatest"
 )
 
 // counterSource emits "1", "2", … to "topic", "batch" records per poll,
@@ -130,6 +131,24 @@ func readCommitted(t *testing.T, cl *kgo.Client, topic string) []*kgo.Record {
 // committedOffsets is an OffsetStore over an offsets topic read with
 // isolation.level=read_committed, as a distributed worker's store reads
 // it with exactly-once support.
+// newEOSWorker starts a worker (id w1) whose source tasks run exactly
+// once for group "grp", with their offsets in the topic eos-offsets read
+// back through cl; the caller closes it.
+func newEOSWorker(t *testing.T, c *kafkatest.Cluster, dir string, cl *kgo.Client) (*Worker, *MemoryStatusStore) {
+	t.Helper()
+	cfg, err := ParseConfig(workerProps(c, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := NewMemoryStatusStore()
+	w, err := newWorker(cfg, "w1", slog.Default(), &committedOffsets{t: t, cl: cl, topic: "eos-offsets"}, statuses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.setExactlyOnceSource(&exactlyOnceSource{GroupID: "grp", OffsetsTopic: "eos-offsets"})
+	return w, statuses
+}
+
 type committedOffsets struct {
 	t     *testing.T
 	cl    *kgo.Client
@@ -197,17 +216,8 @@ func TestExactlyOnceSource(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := ParseConfig(workerProps(c, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	statuses := NewMemoryStatusStore()
-	w, err := newWorker(cfg, "w1", slog.Default(), &committedOffsets{t: t, cl: cl, topic: "eos-offsets"}, statuses)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, statuses := newEOSWorker(t, c, dir, cl)
 	defer w.Close()
-	w.setExactlyOnceSource(&exactlyOnceSource{GroupID: "grp", OffsetsTopic: "eos-offsets"})
 	id := TaskID{Connector: "cnt", Task: 0}
 	conn := map[string]string{"name": "cnt", "connector.class": "com.example.test.CounterSourceConnector", "topic": "numbers",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter",

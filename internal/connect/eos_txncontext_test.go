@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"strconv"
 	"testing"
@@ -93,17 +92,8 @@ func TestConnectorDefinedTransactions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := ParseConfig(workerProps(c, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	statuses := NewMemoryStatusStore()
-	w, err := newWorker(cfg, "w1", slog.Default(), &committedOffsets{t: t, cl: cl, topic: "eos-offsets"}, statuses)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, statuses := newEOSWorker(t, c, dir, cl)
 	defer w.Close()
-	w.setExactlyOnceSource(&exactlyOnceSource{GroupID: "grp", OffsetsTopic: "eos-offsets"})
 	id := TaskID{Connector: "txn", Task: 0}
 	conn := map[string]string{"name": "txn", "connector.class": "com.example.test.TxnCounterSourceConnector", "topic": "numbers",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "transaction.boundary": "connector",
@@ -174,17 +164,8 @@ func TestConnectorOffsetsTopic(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "eos-offsets", Key: []byte(`["cnt2",{"counter":"c"}]`), Value: []byte(`{"n":3}`)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig(workerProps(c, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	statuses := NewMemoryStatusStore()
-	w, err := newWorker(cfg, "w1", slog.Default(), &committedOffsets{t: t, cl: cl, topic: "eos-offsets"}, statuses)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := newEOSWorker(t, c, dir, cl)
 	defer w.Close()
-	w.setExactlyOnceSource(&exactlyOnceSource{GroupID: "grp", OffsetsTopic: "eos-offsets"})
 	id := TaskID{Connector: "cnt", Task: 0}
 	conn := map[string]string{"name": "cnt", "connector.class": "com.example.test.CounterSourceConnector", "topic": "numbers",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "batch": "2", "limit": "6",
