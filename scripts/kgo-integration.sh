@@ -159,6 +159,17 @@ echo "gregor ($nodes node(s)) at $seeds"
 # Every test runs. GREGOR_KGO_SKIP names tests to skip (a -test.skip
 # pattern), for a feature a change has taken away for a while.
 skip=${GREGOR_KGO_SKIP-}
+# On several brokers one test races with itself, as it would against a
+# Kafka cluster: Test848RegexBrokerResolves subscribes to
+# __consumer_offsets too (not producible, so not among the topics it waits
+# for) but counts every topic it got records from, and stops once that
+# count reaches the number it waits for. With partition leaders on three
+# brokers the records of __consumer_offsets (every other test's commits)
+# can arrive in a fetch before those of <pfx>-orders-v2, and the test ends
+# early and fails. On one node one fetch carries them all; it runs there.
+if [ "$nodes" = 3 ]; then
+  skip="${skip:+$skip|}^Test848RegexBrokerResolves\$"
+fi
 
 set +e
 (cd "$work/franz-go/pkg/kgo" && env "${scram_env[@]}" KGO_SEEDS="$seeds" KGO_TEST_RF=$rf KGO_TEST_RECORDS=20000 \
@@ -171,6 +182,15 @@ fail=$(grep -c '^--- FAIL' "$work/kgo.log" || true)
 skipped=$(grep -c '^--- SKIP' "$work/kgo.log" || true)
 grep -E '^(--- FAIL|panic:)' "$work/kgo.log" || true
 if [ "$rc" != 0 ]; then
+  # What the failing tests said: with -test.v, a test's t.Log/t.Error
+  # lines follow an "=== RUN|CONT|NAME <test>" line naming it.
+  echo "--- what the failing tests said"
+  awk '
+    /^=== (RUN|CONT|NAME|PAUSE) / { cur = $3; next }
+    /^ *--- FAIL: / { failed[$3] = 1; next }
+    /^ +[A-Za-z0-9_]+_test\.go:[0-9]+:/ { said[cur] = said[cur] cur ":" $0 "\n" }
+    END { for (t in failed) if (t in said) printf "%s", said[t] }
+  ' "$work/kgo.log" | grep -v -E 'deleting (topic|group)|completed in' | head -80 || true
   echo "--- tail of kgo test output"; tail -50 "$work/kgo.log"
   for i in $(seq 1 "$nodes"); do echo "--- tail of broker $i log"; tail -30 "$work/broker$i.log"; done
 fi
