@@ -191,8 +191,15 @@ if [ "$rc" != 0 ]; then
     /^ +[A-Za-z0-9_]+_test\.go:[0-9]+:/ { said[cur] = said[cur] cur ":" $0 "\n" }
     END { for (t in failed) if (t in said) printf "%s", said[t] }
   ' "$work/kgo.log" | grep -v -E 'deleting (topic|group)|completed in' | head -80 || true
+  # The clients' own warnings and errors (a passing run logs a few WARNs
+  # too, e.g. a commit answered after its member left the group).
+  echo "--- the clients' WARN and ERROR log lines"
+  grep -E '\]\[(WARN|ERROR)\]' "$work/kgo.log" | tail -40 || true
   echo "--- tail of kgo test output"; tail -50 "$work/kgo.log"
-  for i in $(seq 1 "$nodes"); do echo "--- tail of broker $i log"; tail -30 "$work/broker$i.log"; done
+  for i in $(seq 1 "$nodes"); do
+    echo "--- broker $i: WARN and ERROR lines"; grep -E 'level=(WARN|ERROR)' "$work/broker$i.log" | tail -30 || true
+    echo "--- tail of broker $i log"; tail -30 "$work/broker$i.log"
+  done
 fi
 for i in $(seq 1 "$nodes"); do
   if ! kill -0 "${pids[$((i-1))]}" 2>/dev/null; then
