@@ -60,6 +60,7 @@ func StartDistributed(ctx context.Context, workerProps map[string]string, opts D
 	h, err := NewDistributedHerder(ctx, cfg, DistributedHerderOptions{
 		URL: rest.AdvertisedURL().String(), WorkerID: rest.WorkerID(), ClusterID: clusterID, Logger: log,
 		HTTPClient: rest.handler.client, // https to other workers (rest_tls.go)
+		Loggers:    rest.Loggers(),      // cluster logger levels (KIP-976)
 	})
 	if err != nil {
 		rest.Shutdown(context.Background())

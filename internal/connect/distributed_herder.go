@@ -79,6 +79,11 @@ type DistributedHerder struct {
 		restarts    []RestartRequest
 		reconfigure map[string]bool
 		raised      map[string]error
+		// fencedFromConfigTopic: a privileged write failed or write
+		// privileges could not be claimed (configwriter.go); the loop
+		// reclaims them while this worker leads (Kafka's
+		// fencedFromConfigTopic).
+		fencedFromConfigTopic bool
 	}
 
 	// Guarded by Herder.mu.
@@ -122,6 +127,9 @@ type DistributedHerderOptions struct {
 	// HTTPClient sends requests to other workers (default: plain HTTP
 	// only; StartDistributed passes the REST server's, rest_tls.go).
 	HTTPClient *http.Client
+	// Loggers receives the cluster logger levels read from the config
+	// topic (KIP-976); nil: they are ignored.
+	Loggers *Loggers
 }
 
 // NewDistributedHerder opens the Kafka-backed stores (creating the topics
@@ -184,6 +192,20 @@ func NewDistributedHerder(ctx context.Context, cfg *DistributedConfig, opts Dist
 		return nil, err
 	}
 	d.Herder, d.configStore, d.statusStore, d.memberClient = h, configs, statuses, mc
+	if ls := opts.Loggers; ls != nil {
+		configs.SetLoggerLevelListener(func(namespace, level string) {
+			names, err := ls.SetLevel(namespace, level)
+			if err != nil {
+				log.Error("Ignoring invalid cluster logging level", "namespace", namespace, "level", level, "err", err)
+				return
+			}
+			log.Info("Set level of loggers from the config topic", "namespace", namespace, "level", strings.ToUpper(level), "loggers", len(names))
+		})
+	}
+	configs.onPrivilegedWriteFailed = func() {
+		d.log.Warn("Failed to write to config topic as leader; will rejoin group if necessary and, if still leader, attempt to reclaim write privileges for the config topic")
+		d.fencedFromConfigTopic()
+	}
 	if eos != nil {
 		eos.fence = d.fenceBeforeStart // eos_fencing.go
 	}
@@ -259,6 +281,7 @@ func (d *DistributedHerder) run() {
 				continue
 			}
 			needJoin = !a.Revoked.empty() || a.Error != assignmentNoError
+			d.reclaimWritePrivileges(ctx)
 			d.maybeRotateSessionKey()
 			if a.Delay > 0 {
 				rejoin.Reset(time.Duration(a.Delay) * time.Millisecond)
@@ -266,6 +289,7 @@ func (d *DistributedHerder) run() {
 			hb.Reset(d.dcfg.HeartbeatInterval)
 			continue
 		}
+		d.reclaimWritePrivileges(ctx)
 		select {
 		case <-ctx.Done():
 		case <-hb.C:
@@ -385,10 +409,24 @@ func (d *DistributedHerder) joinAndApply(ctx context.Context) (*connectAssignmen
 	d.log.Info("Joined the worker group", "generation", d.member.generation, "leader", a.LeaderURL,
 		"assigned.connectors", a.Connectors, "assigned.tasks", taskNames(a.Tasks),
 		"revoked.connectors", a.Revoked.Connectors, "revoked.tasks", taskNames(a.Revoked.Tasks), "delay.ms", a.Delay)
+	leader := a.Leader == d.member.memberID
+	if leader {
+		// Before any privileged write of this generation (KIP-618):
+		// fences the producer of an older leader.
+		claimCtx, cancel := context.WithTimeout(ctx, storeTimeout)
+		err := d.configStore.ClaimWritePrivileges(claimCtx)
+		cancel()
+		if err != nil {
+			d.log.Warn("Unable to claim write privileges for config topic. Will backoff and possibly retry if still the leader", "err", err)
+			d.fencedFromConfigTopic()
+		}
+	} else {
+		d.configStore.RelinquishWritePrivileges()
+	}
 	d.mu.Lock()
 	d.mu.assignment = next
 	d.mu.leaderURL = a.LeaderURL
-	d.mu.isLeader = a.Leader == d.member.memberID
+	d.mu.isLeader = leader
 	d.mu.sessioned = d.member.protocol == ProtocolSessioned
 	d.mu.joined = true
 	d.mu.Unlock()
@@ -478,6 +516,57 @@ func (d *DistributedHerder) assign(protocol string, members []joinedMember) (map
 	d.mu.owners = owners
 	d.mu.Unlock()
 	return out, nil
+}
+
+// configTopicWritePrivilegesBackoff is how long the loop waits after
+// failing to reclaim write privileges (Kafka's
+// CONFIG_TOPIC_WRITE_PRIVILEGES_BACKOFF_MS).
+const configTopicWritePrivilegesBackoff = 500 * time.Millisecond
+
+// fencedFromConfigTopic records that a privileged write failed (the
+// store relinquished the privileges) or that they could not be claimed,
+// and wakes the loop, which reclaims them if this worker still leads
+// (Kafka's writeToConfigTopicAsLeader).
+func (d *DistributedHerder) fencedFromConfigTopic() {
+	d.mu.Lock()
+	d.mu.fencedFromConfigTopic = true
+	d.mu.Unlock()
+	d.poke()
+}
+
+// reclaimWritePrivileges is the loop's part of Kafka's
+// fencedFromConfigTopic handling: after a failed privileged write, a
+// worker that still leads claims the write privileges again; one that no
+// longer leads forgets it was fenced. It returns false when the claim
+// failed, after backing off; the loop goes on heartbeating and tries
+// again on its next iteration.
+func (d *DistributedHerder) reclaimWritePrivileges(ctx context.Context) bool {
+	d.mu.Lock()
+	fenced, leader := d.mu.fencedFromConfigTopic, d.mu.joined && d.mu.isLeader
+	d.mu.Unlock()
+	if !fenced {
+		return true
+	}
+	if leader {
+		d.log.Debug("Reclaiming write privileges for config topic after being fenced out")
+		claimCtx, cancel := context.WithTimeout(ctx, storeTimeout)
+		err := d.configStore.ClaimWritePrivileges(claimCtx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("Unable to claim write privileges for config topic. Will backoff and possibly retry if still the leader", "err", err)
+				sleepCtx(ctx, configTopicWritePrivilegesBackoff)
+			}
+			return false
+		}
+		d.log.Debug("Successfully reclaimed write privileges for config topic after being fenced out")
+	} else {
+		d.configStore.RelinquishWritePrivileges()
+	}
+	d.mu.Lock()
+	d.mu.fencedFromConfigTopic = false
+	d.mu.Unlock()
+	return true
 }
 
 // loseAssignment stops everything: the worker is out of the group.
@@ -911,6 +1000,14 @@ func (d *DistributedHerder) ResetConnectorOffsets(ctx context.Context, name stri
 		return nil, err
 	}
 	return d.Herder.ResetConnectorOffsets(ctx, name)
+}
+
+// SetClusterLoggerLevel writes a logger level to the config topic; every
+// worker of the cluster, this one included, applies it when it reads it
+// (KIP-976, Kafka's DistributedHerder.setClusterLoggerLevel). Any worker
+// may write it; it is not forwarded to the leader.
+func (d *DistributedHerder) SetClusterLoggerLevel(namespace, level string) error {
+	return d.configStore.PutLoggerLevel(namespace, level)
 }
 
 // IsLeader reports whether this worker leads the group (for tests and

@@ -243,7 +243,10 @@ func TestDistributedQuickstart(t *testing.T) {
 // readTopic reads a topic from the start to its end offsets.
 func readTopic(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	// Control records (transaction markers, e.g. of the leader's
+	// transactional writes to the config topic) count towards the end
+	// offset but are not returned.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +276,9 @@ func readTopic(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
 			t.Fatalf("reading %s: %v", topic, ctx.Err())
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			out = append(out, r)
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
 			pos[r.Partition] = r.Offset + 1
 		})
 	}

@@ -102,7 +102,11 @@
 // With exactly-once source support (eos.go, KIP-618; a distributed
 // worker's exactly.once.source.support=enabled) a source task instead
 // writes its records and its offsets records in one Kafka transaction per
-// transaction.boundary.
+// transaction.boundary, and the leader writes the config topic's
+// privileged records (connector and task configurations, task counts,
+// session keys, restart requests) in transactions of the fencable
+// producer connect-cluster-<group.id> (configwriter.go), so that a stale
+// leader's writes are fenced.
 //
 // # The offsets file
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -27,6 +28,7 @@ import (
 //	restart-connector-<name>   {"include-tasks":true,"only-failed":false}
 //	session-key                {"key":"<base64>","algorithm":"HmacSHA256","creation-timestamp":1700000000000}
 //	tasks-fencing-<name>       {"task-count":3}                              KIP-618: the generation of 3 tasks was fenced
+//	logger-cluster-<namespace> {"level":"DEBUG"}                             KIP-976: every worker sets the level
 //
 // Task configurations are written first and become visible together
 // when their commit record is read, so that a worker never runs half of a
@@ -34,8 +36,19 @@ import (
 // workers send each other under the "sessioned" protocol. A task-count
 // record written after a connector's latest commit record says that the
 // older generations of its exactly-once source tasks are fenced
-// (eos_fencing.go). Records Gregor does not use (logger-cluster-…) are
-// skipped.
+// (eos_fencing.go). A logger level record (PUT
+// /admin/loggers/{namespace}?scope=cluster) is applied by every worker
+// that reads it after it opened the store; older ones, read while the
+// store opens, are skipped, so a worker that joins later keeps its own
+// levels (Kafka's KIP-976).
+//
+// With exactly.once.source.support=preparing or enabled, the leader sends
+// the privileged records (everything above but target states written
+// alone) in transactions of a fencable producer (configwriter.go), and
+// every worker reads the topic read_committed, so that a fenced leader's
+// aborted writes are never applied. The config log's consumer reads
+// read_committed in every mode (kafkastore.go): without transactions on
+// the topic that reads the same records.
 
 // Prefixes of the config topic's keys.
 const (
@@ -45,7 +58,12 @@ const (
 	commitKeyPrefix      = "commit-"
 	restartKeyPrefix     = "restart-connector-"
 	sessionKeyKey        = "session-key"
+	loggerClusterPrefix  = "logger-cluster-" // Kafka's LOGGER_CLUSTER_PREFIX
 )
+
+type loggerLevelValue struct {
+	Level string `json:"level"`
+}
 
 // SessionKey is the key that signs internal requests (Kafka's
 // SessionKey, KIP-507).
@@ -98,6 +116,13 @@ type RestartRequest struct {
 type KafkaConfigStore struct {
 	kl  *kafkaLog
 	log *slog.Logger
+	// writer is the fencable writer of privileged records; nil unless
+	// exactly.once.source.support is preparing or enabled.
+	writer *configWriter
+	// onPrivilegedWriteFailed is called, without locks held, when a
+	// privileged write through writer failed (the leader was fenced).
+	// Set before the first write; may be nil.
+	onPrivilegedWriteFailed func()
 	// onUpdate and onRestart are called from the consuming goroutine
 	// after a change was applied, without locks held.
 	onUpdate  func()
@@ -105,7 +130,7 @@ type KafkaConfigStore struct {
 
 	mu struct {
 		sync.Mutex
-		started    bool  // restart requests are only passed on once started
+		started    bool  // restart requests and logger levels are only passed on once started
 		offset     int64 // offset of the last record applied
 		connectors map[string]map[string]string
 		targets    map[string]TargetState
@@ -114,6 +139,9 @@ type KafkaConfigStore struct {
 		sessionKey *SessionKey
 		// fencing holds the task-count records (KIP-618, eos_fencing.go).
 		fencing fencingState
+		// onLoggerLevel applies a cluster logger level (KIP-976); nil
+		// until SetLoggerLevelListener. Called without locks held.
+		onLoggerLevel func(namespace, level string)
 	}
 }
 
@@ -129,7 +157,11 @@ func OpenKafkaConfigStore(ctx context.Context, cfg *DistributedConfig, log *slog
 	s.mu.tasks = map[string][]map[string]string{}
 	s.mu.deferred = map[string]map[int]map[string]string{}
 	s.mu.fencing = newFencingState()
-	kl, err := openKafkaLog(ctx, cfg.Config, "connect-"+cfg.GroupID+"-configs",
+	logID := "connect-" + cfg.GroupID + "-configs"
+	if usesFencableWriter(cfg) {
+		s.writer = newConfigWriter(cfg, logID, s.log)
+	}
+	kl, err := openKafkaLog(ctx, cfg.Config, logID,
 		topicSpec{name: cfg.ConfigTopic, partitions: 1, replicas: cfg.ConfigReplicationFactor}, log, s.apply)
 	if err != nil {
 		return nil, err
@@ -187,9 +219,24 @@ func encodeProperties(m map[string]string) []byte {
 func (s *KafkaConfigStore) apply(r *kgo.Record) {
 	key := string(r.Key)
 	var restart *RestartRequest
+	var applyLevel func()
 	s.mu.Lock()
 	s.mu.offset = r.Offset
 	switch {
+	case strings.HasPrefix(key, loggerClusterPrefix):
+		namespace := strings.TrimPrefix(key, loggerClusterPrefix)
+		var v loggerLevelValue
+		if r.Value == nil || json.Unmarshal(r.Value, &v) != nil || v.Level == "" {
+			s.log.Error("Ignoring invalid logging level record", "namespace", namespace)
+			break
+		}
+		if !s.mu.started {
+			s.log.Debug("Ignoring old logging level that was written to the config topic before this worker completed startup", "namespace", namespace, "level", v.Level)
+			break
+		}
+		if f := s.mu.onLoggerLevel; f != nil {
+			applyLevel = func() { f(namespace, v.Level) }
+		}
 	case strings.HasPrefix(key, taskCountKeyPrefix): // before "task-"
 		s.mu.fencing.applyTaskCount(s.log, strings.TrimPrefix(key, taskCountKeyPrefix), r.Value)
 	case key == sessionKeyKey:
@@ -298,6 +345,9 @@ func (s *KafkaConfigStore) apply(r *kgo.Record) {
 		restart = &RestartRequest{Connector: strings.TrimPrefix(key, restartKeyPrefix), OnlyFailed: v.OnlyFailed, IncludeTasks: v.IncludeTasks}
 	}
 	s.mu.Unlock()
+	if applyLevel != nil {
+		applyLevel()
+	}
 	if restart != nil && s.onRestart != nil {
 		s.onRestart(*restart)
 	}
@@ -339,8 +389,63 @@ func (s *KafkaConfigStore) Snapshot() ConfigSnapshot {
 	return out
 }
 
-// write sends records and waits until the store has read them back.
+// UsesFencableWriter reports whether privileged records go through a
+// transactional producer (exactly.once.source.support=preparing or
+// enabled; Kafka's usesFencableWriter).
+func (s *KafkaConfigStore) UsesFencableWriter() bool { return s.writer != nil }
+
+// ClaimWritePrivileges initializes the fencable producer, fencing any
+// other worker's (Kafka's claimWritePrivileges); the leader calls it
+// before privileged writes. It does nothing without a fencable writer or
+// when the privileges are held.
+func (s *KafkaConfigStore) ClaimWritePrivileges(ctx context.Context) error {
+	if s.writer == nil {
+		return nil
+	}
+	return s.writer.claim(ctx)
+}
+
+// RelinquishWritePrivileges closes the fencable producer, if any.
+func (s *KafkaConfigStore) RelinquishWritePrivileges() {
+	if s.writer != nil {
+		s.writer.relinquish()
+	}
+}
+
+// HasWritePrivileges reports whether privileged writes may be sent: always
+// without a fencable writer, else once claimed and until fenced.
+func (s *KafkaConfigStore) HasWritePrivileges() bool {
+	return s.writer == nil || s.writer.claimed()
+}
+
+// write sends records that only the leader writes (Kafka's
+// sendPrivileged) and waits until the store has read them back: in one
+// transaction of the fencable writer if there is one, else as
+// writeAnyWorker. A failed transaction returns Kafka's message, wrapping
+// ErrPrivilegedWrite; the privileges are then relinquished.
 func (s *KafkaConfigStore) write(recs ...*kgo.Record) error {
+	if s.writer == nil {
+		return s.writeAnyWorker(recs...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	after, err := s.writer.send(ctx, recs...)
+	if errors.Is(err, ErrPrivilegedWrite) {
+		if s.onPrivilegedWriteFailed != nil {
+			s.onPrivilegedWriteFailed()
+		}
+		return &restError{class: err, message: msgPrivilegedWriteFailed}
+	}
+	if err != nil {
+		return fmt.Errorf("Error writing connector configuration to Kafka: %w", err)
+	}
+	return s.kl.waitFor(ctx, after)
+}
+
+// writeAnyWorker sends records through the config log's producer and
+// waits until the store has read them back: the records any worker may
+// write (target states), and every record without a fencable writer.
+func (s *KafkaConfigStore) writeAnyWorker(recs ...*kgo.Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	after, err := s.kl.send(ctx, recs...)
@@ -394,7 +499,8 @@ func (s *KafkaConfigStore) PutTaskConfigs(name string, tasks []map[string]string
 	return s.write(recs...)
 }
 
-// PutTargetState implements ConfigStore.
+// PutTargetState implements ConfigStore. Any worker may write a target
+// state: it is not a privileged write.
 func (s *KafkaConfigStore) PutTargetState(name string, target TargetState) error {
 	s.mu.Lock()
 	_, ok := s.mu.connectors[name]
@@ -402,7 +508,7 @@ func (s *KafkaConfigStore) PutTargetState(name string, target TargetState) error
 	if !ok {
 		return notFoundf("Connector %s not found", name)
 	}
-	return s.write(targetRecord(name, target))
+	return s.writeAnyWorker(targetRecord(name, target))
 }
 
 // PutRestartRequest writes a restart request (KIP-745); every worker
@@ -410,6 +516,26 @@ func (s *KafkaConfigStore) PutTargetState(name string, target TargetState) error
 func (s *KafkaConfigStore) PutRestartRequest(req RestartRequest) error {
 	b, _ := json.Marshal(restartValue{IncludeTasks: req.IncludeTasks, OnlyFailed: req.OnlyFailed})
 	return s.write(&kgo.Record{Key: []byte(restartKeyPrefix + req.Connector), Value: b})
+}
+
+// PutLoggerLevel writes logger-cluster-<namespace> {"level":level}
+// (KIP-976); any worker may write it, and every worker applies it when
+// it reads it (SetLoggerLevelListener).
+func (s *KafkaConfigStore) PutLoggerLevel(namespace, level string) error {
+	b, _ := json.Marshal(loggerLevelValue{Level: level})
+	if err := s.writeAnyWorker(&kgo.Record{Key: []byte(loggerClusterPrefix + namespace), Value: b}); err != nil {
+		return fmt.Errorf("Error writing logger level to Kafka: %w", err)
+	}
+	return nil
+}
+
+// SetLoggerLevelListener sets the function that applies the logger level
+// records read from now on (without locks held, from the consuming
+// goroutine).
+func (s *KafkaConfigStore) SetLoggerLevelListener(f func(namespace, level string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.onLoggerLevel = f
 }
 
 // SessionKey returns the last session key read (nil for none).
@@ -429,5 +555,10 @@ func (s *KafkaConfigStore) PutSessionKey(k SessionKey) error {
 	return s.write(&kgo.Record{Key: []byte(sessionKeyKey), Value: b})
 }
 
-// Close stops reading the topic.
-func (s *KafkaConfigStore) Close() { s.kl.Close() }
+// Close relinquishes the write privileges and stops reading the topic.
+func (s *KafkaConfigStore) Close() {
+	if s.writer != nil {
+		s.writer.close()
+	}
+	s.kl.Close()
+}

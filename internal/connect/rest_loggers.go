@@ -6,7 +6,9 @@ package connect
 //	GET /admin/loggers/{name}             {"level":"DEBUG","last_modified":1700000000000}; 404 "Logger <name> not found."
 //	PUT /admin/loggers/{name}[?scope=worker|cluster]  {"level":"DEBUG"}
 //	                                      worker (default): 200 + the names of the loggers set;
-//	                                      cluster: 204 (standalone only, where the worker is the cluster)
+//	                                      cluster: 204; distributed: written to the config topic as
+//	                                      logger-cluster-<name> {"level":"DEBUG"} and applied by every
+//	                                      worker that reads it (KIP-976); standalone: set here
 //
 // Gregor's loggers are named as Kafka's log4j loggers are, by class, and
 // form the same hierarchy: a logger without a level of its own takes the
@@ -369,8 +371,12 @@ func (rh *restHandler) routeAdmin(h RESTHerder, r *http.Request, segs []string) 
 				}
 				switch strings.ToLower(scope) {
 				case "cluster":
-					if _, distributed := h.(*DistributedHerder); distributed {
-						return response{}, badRequestf("Gregor's distributed workers do not support scope=cluster yet: set the level on each worker with scope=worker")
+					if d, distributed := h.(*DistributedHerder); distributed {
+						if err := d.SetClusterLoggerLevel(name, level); err != nil {
+							return response{}, err
+						}
+						rh.log.Info("Wrote level of loggers to the config topic", "namespace", name, "level", strings.ToUpper(level))
+						return response{status: http.StatusNoContent}, nil
 					}
 					// Standalone: this worker is the whole cluster.
 					if _, err := ls.SetLevel(name, level); err != nil {

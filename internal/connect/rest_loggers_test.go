@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // syncBuffer is a log sink safe for the worker's goroutines.
@@ -204,5 +206,53 @@ func TestAdminLoggers(t *testing.T) {
 	defer w.Close(context.Background())
 	if code, _ := restCall(t, http.MethodGet, w.URL().String()+"admin/loggers", nil); code != 404 || len(w.REST().AdminAddrs()) != 0 {
 		t.Fatalf("admin.listeners empty: %d", code)
+	}
+}
+
+// KIP-976 on a distributed cluster: PUT ?scope=cluster on one worker
+// answers 204 and writes logger-cluster-<namespace> {"level":…} to the
+// config topic; every worker running then applies it (GET on the other
+// worker shows it), while a worker that joins afterwards skips the old
+// record when it reads the topic at startup, as Kafka's does.
+func TestDistributedClusterLoggerLevel(t *testing.T) {
+	c := startBroker(t)
+	props := distributedProps(c)
+	w1 := startDistributed(t, props)
+	defer w1.Close(context.Background())
+	w2 := startDistributed(t, props)
+	defer w2.Close(context.Background())
+
+	const ns = "org.apache.kafka.connect.file"
+	code, b := restCall(t, http.MethodPut, w1.URL().String()+"admin/loggers/"+ns+"?scope=cluster", map[string]string{"level": "DEBUG"})
+	if code != http.StatusNoContent || len(b) != 0 {
+		t.Fatalf("PUT scope=cluster: %d %s", code, b)
+	}
+	for _, w := range []*Distributed{w2, w1} {
+		eventually(t, "DEBUG on "+w.URL().String(), func() bool {
+			code, b := restCall(t, http.MethodGet, w.URL().String()+"admin/loggers/"+ns, nil)
+			var l LoggerLevel
+			return code == http.StatusOK && json.Unmarshal(b, &l) == nil && l.Level == "DEBUG" && l.LastModified != nil
+		})
+	}
+	if l, ok := w2.REST().Loggers().All()[ns]; !ok || l.Level != "DEBUG" {
+		t.Fatalf("w2's loggers: %+v", w2.REST().Loggers().All())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r, ok := configRecords(t, cl, "connect-configs")["logger-cluster-"+ns]
+	if !ok || string(r.Value) != `{"level":"DEBUG"}` {
+		t.Fatalf("logger-cluster-%s: %+v", ns, r)
+	}
+
+	w3 := startDistributed(t, props)
+	defer w3.Close(context.Background())
+	if err := w3.Herder().configStore.ReadToEnd(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := w3.REST().Loggers().All()[ns]; ok {
+		t.Fatalf("a worker that joined later applied the old level: %+v", l)
 	}
 }
