@@ -467,9 +467,12 @@ func consumeToConsole(ctx context.Context, env *Env, cfg *consoleConsumerConfig)
 		return err
 	}
 
+	// A refused login ends the loop as Kafka's poll() throwing it does.
+	loginCtx, stopLogin := watchLogin(ctx, cl)
 	out := bufio.NewWriterSize(env.Stdout, 64<<10)
 	var count int64
-	runErr := consoleConsumeLoop(ctx, env, cl, cfg, out, &count)
+	runErr := consoleConsumeLoop(loginCtx, env, cl, cfg, out, &count)
+	stopLogin()
 	out.Flush()
 	if cfg.group != "" {
 		cl.CloseAllowingRebalance()
@@ -500,6 +503,9 @@ func consoleConsumeLoop(ctx context.Context, env *Env, cl *kgo.Client, cfg *cons
 			case errors.Is(err, errConsoleTimeout):
 				writeToolLog(env.Stderr, "ERROR", "Error processing message, terminating consumer process: ", logger, err)
 				return nil
+			case loginFailure(ctx) != nil:
+				writeToolLog(env.Stderr, "ERROR", "Error processing message, terminating consumer process: ", logger, loginFailure(ctx))
+				return nil
 			case err != nil && ctx.Err() != nil, errors.Is(err, kgo.ErrClientClosed):
 				return nil // shut down by a signal
 			case err != nil:
@@ -526,9 +532,10 @@ func consoleConsumeLoop(ctx context.Context, env *Env, cl *kgo.Client, cfg *cons
 }
 
 // consolePoll waits for records. It returns errConsoleTimeout when timeout
-// (if not 0) passes without any, the context's error when ctx ends, and
-// the first fetch error that is not retriable. Retriable errors are
-// retried by the client itself and skipped here.
+// (if not 0) passes without any, the *loginError when ctx is a
+// watchLogin context whose login failed, the context's error when ctx
+// ends otherwise, and the first fetch error that is not retriable.
+// Retriable errors are retried by the client itself and skipped here.
 func consolePoll(ctx context.Context, cl *kgo.Client, timeout time.Duration) ([]*kgo.Record, error) {
 	pollCtx := ctx
 	if timeout > 0 {
@@ -555,6 +562,9 @@ func consolePoll(ctx context.Context, cl *kgo.Client, timeout time.Duration) ([]
 		}
 		if firstErr != nil {
 			return nil, firstErr
+		}
+		if err := loginFailure(ctx); err != nil {
+			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err

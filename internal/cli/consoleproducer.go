@@ -366,8 +366,17 @@ func runConsoleProducer(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	// A refused login fails every record at once, as KafkaProducer.send
+	// does. The watch outlives a signal: records read before it are
+	// still delivered (stopLogin runs before cl.Close).
+	loginCtx, stopLogin := watchLogin(context.WithoutCancel(ctx), cl)
+	defer stopLogin()
+	// --sync sends end on a signal too.
+	syncCtx, cancelSync := context.WithCancel(ctx)
+	defer cancelSync()
+	defer context.AfterFunc(loginCtx, cancelSync)()
 
-	p := &consoleSender{cl: cl, stderr: env.Stderr, blockFor: blockFor, window: make(chan struct{}, consoleWindow)}
+	p := &consoleSender{cl: cl, stderr: env.Stderr, blockFor: blockFor, window: make(chan struct{}, consoleWindow), loginCtx: loginCtx}
 	prompt := stdinIsTerminal(env.Stdin, env.Stdout)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -394,11 +403,22 @@ loop:
 			break
 		}
 		if *syncSend {
-			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			if err := loginFailure(loginCtx); err != nil {
+				runErr = err
+				break
+			}
+			if err := cl.ProduceSync(syncCtx, r).FirstErr(); err != nil {
+				if le := loginFailure(loginCtx); le != nil {
+					runErr = le
+					break
+				}
 				if ctx.Err() != nil {
 					break
 				}
 				runErr = err
+				if le := asLoginError(err); le != nil {
+					runErr = le
+				}
 				break
 			}
 			continue
@@ -455,17 +475,23 @@ func readLines(r io.Reader, prompt bool, w io.Writer, stop <-chan struct{}) <-ch
 const consoleWindow = 10000
 
 // consoleSender produces records asynchronously and logs failures as
-// Kafka's ErrorLoggingCallback does.
+// Kafka's ErrorLoggingCallback does. Once loginCtx (from watchLogin) has
+// failed, records fail at once with the login error.
 type consoleSender struct {
 	cl       *kgo.Client
 	stderr   io.Writer
 	blockFor time.Duration
 	window   chan struct{}
+	loginCtx context.Context
 
 	mu sync.Mutex // serializes writes to stderr
 }
 
 func (s *consoleSender) send(ctx context.Context, r *kgo.Record) error {
+	if err := loginFailure(s.loginCtx); err != nil {
+		s.logFailure(r, err)
+		return nil
+	}
 	select {
 	case s.window <- struct{}{}:
 	default:
@@ -479,6 +505,24 @@ func (s *consoleSender) send(ctx context.Context, r *kgo.Record) error {
 			return nil
 		}
 	}
+	// The record's own context must outlive ctx: a signal stops reading
+	// input, but what was read is still delivered. A failed login
+	// cancels it.
+	s.cl.Produce(s.loginCtx, r, func(r *kgo.Record, err error) {
+		<-s.window
+		if err == nil {
+			return
+		}
+		if le := loginFailure(s.loginCtx); le != nil && errors.Is(err, context.Canceled) {
+			err = le
+		}
+		s.logFailure(r, err)
+	})
+	return nil
+}
+
+// logFailure prints a failed record as Kafka's ErrorLoggingCallback does.
+func (s *consoleSender) logFailure(r *kgo.Record, err error) {
 	keyDesc, valueDesc := "null", "null"
 	if r.Key != nil {
 		keyDesc = strconv.Itoa(len(r.Key)) + " bytes"
@@ -486,20 +530,16 @@ func (s *consoleSender) send(ctx context.Context, r *kgo.Record) error {
 	if r.Value != nil {
 		valueDesc = strconv.Itoa(len(r.Value)) + " bytes"
 	}
-	// The record's own context must outlive ctx: a signal stops reading
-	// input, but what was read is still delivered.
-	s.cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) {
-		<-s.window
-		if err == nil {
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		writeToolLog(s.stderr, "ERROR",
-			fmt.Sprintf("Error when sending message to topic %s with key: %s, value: %s with error:", r.Topic, keyDesc, valueDesc),
-			"org.apache.kafka.clients.producer.internals.ErrorLoggingCallback", clientError(r.Topic, err))
-	})
-	return nil
+	if le := asLoginError(err); le != nil {
+		err = le
+	} else {
+		err = clientError(r.Topic, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writeToolLog(s.stderr, "ERROR",
+		fmt.Sprintf("Error when sending message to topic %s with key: %s, value: %s with error:", r.Topic, keyDesc, valueDesc),
+		"org.apache.kafka.clients.producer.internals.ErrorLoggingCallback", err)
 }
 
 // clientError is the exception a Kafka client raises for err on topic,

@@ -288,6 +288,10 @@ func perfProduce(ctx context.Context, env *Env, cfg *perfProduceConfig) error {
 		return err
 	}
 	defer cl.Close()
+	// A refused login fails every send at once, as KafkaProducer.send
+	// does (stopLogin runs before cl.Close).
+	loginCtx, stopLogin := watchLogin(ctx, cl)
+	defer stopLogin()
 
 	out := &lockedWriter{w: env.Stdout}
 	if cfg.warmupRecords > 0 {
@@ -297,7 +301,7 @@ func perfProduce(ctx context.Context, env *Env, cfg *perfProduceConfig) error {
 	var steady atomic.Pointer[perfStats]
 	// kgo uses Record.Context for cancellation; records after the warmup
 	// carry a marker in theirs.
-	steadyCtx := context.WithValue(ctx, steadyStateKey{}, true)
+	steadyCtx := context.WithValue(loginCtx, steadyStateKey{}, true)
 
 	var errorsSeen atomic.Int64
 	pool := sync.Pool{New: func() any { return new(kgo.Record) }}
@@ -312,7 +316,14 @@ func perfProduce(ctx context.Context, env *Env, cfg *perfProduceConfig) error {
 				}
 			}
 		} else if ctx.Err() == nil && errorsSeen.Add(1) <= perfMaxErrorsShown {
-			fmt.Fprintln(env.Stderr, clientError(r.Topic, err))
+			switch le := asLoginError(err); {
+			case loginFailure(loginCtx) != nil:
+				fmt.Fprintln(env.Stderr, loginFailure(loginCtx))
+			case le != nil:
+				fmt.Fprintln(env.Stderr, le)
+			default:
+				fmt.Fprintln(env.Stderr, clientError(r.Topic, err))
+			}
 		}
 		*r = kgo.Record{}
 		pool.Put(r)
@@ -340,11 +351,15 @@ func perfProduce(ctx context.Context, env *Env, cfg *perfProduceConfig) error {
 		r.Value = payloadFor(i)
 		sendStart := time.Now()
 		r.Timestamp = sendStart
-		r.Context = ctx
+		r.Context = loginCtx
 		if cfg.warmupRecords > 0 && i >= cfg.warmupRecords {
 			r.Context = steadyCtx
 		}
-		cl.Produce(ctx, r, promise)
+		if loginFailure(loginCtx) != nil {
+			promise(r, context.Canceled) // printed as the login error
+		} else {
+			cl.Produce(ctx, r, promise)
+		}
 		if inTxn && sendStart.Sub(txnStart) >= cfg.transactionEvery {
 			if err := perfCommit(ctx, cl); err != nil {
 				return err
@@ -774,14 +789,20 @@ func perfConsume(ctx context.Context, env *Env, cfg *perfConsumeConfig) error {
 		return err
 	}
 	defer cl.Close()
+	// A refused login ends the test as Kafka's poll() throwing it does.
+	loginCtx, stopLogin := watchLogin(ctx, cl)
+	defer stopLogin()
 
 	var messagesRead, bytesRead, lastMessagesRead, lastBytesRead int64
 	now := time.Now()
 	lastReport, lastConsumed := now, now
 	for messagesRead < cfg.numMessages && now.Sub(lastConsumed) <= cfg.timeout {
-		pollCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		pollCtx, cancel := context.WithTimeout(loginCtx, 100*time.Millisecond)
 		fetches := cl.PollFetches(pollCtx)
 		cancel()
+		if err := loginFailure(loginCtx); err != nil {
+			return err
+		}
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return nil // interrupted: Kafka prints nothing more either
 		}
