@@ -32,17 +32,14 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"net"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-streaming/gregor/internal/clientconfig"
 )
 
 // loginError is a failed login as the AuthenticationException Kafka's
@@ -82,11 +79,10 @@ func asLoginError(err error) *loginError {
 	if errors.As(err, &le) {
 		return le
 	}
-	if errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
-		errors.Is(err, kerr.IllegalSaslState) {
+	if clientconfig.IsSASLFailure(err) {
 		return &loginError{exception: javaErrorString(err), err: err}
 	}
-	if isTLSFailure(err) {
+	if clientconfig.IsTLSFailure(err) {
 		return &loginError{
 			exception: "org.apache.kafka.common.errors.SslAuthenticationException: SSL handshake failed",
 			cause:     "Caused by: " + err.Error(),
@@ -94,34 +90,6 @@ func asLoginError(err error) *loginError {
 		}
 	}
 	return nil
-}
-
-// isTLSFailure reports whether err is a TLS handshake that no retry can
-// fix: a certificate we cannot verify, an alert the peer sent (such as
-// "bad certificate" or "certificate required" when it refuses ours), or
-// a peer that answered with something other than TLS.
-func isTLSFailure(err error) bool {
-	var (
-		verify    *tls.CertificateVerificationError
-		authority x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		header    tls.RecordHeaderError
-		alert     tls.AlertError
-		opErr     *net.OpError
-	)
-	switch {
-	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname),
-		errors.As(err, &invalid), errors.As(err, &header), errors.As(err, &alert):
-		return true
-	case errors.As(err, &opErr):
-		// crypto/tls reports alerts as *net.OpError{Op: "remote error"}
-		// (sent by the peer) or {Op: "local error"} (sent by us), with
-		// an unexported alert type whose text starts with "tls: ".
-		return (opErr.Op == "remote error" || opErr.Op == "local error") &&
-			opErr.Err != nil && strings.HasPrefix(opErr.Err.Error(), "tls: ")
-	}
-	return false
 }
 
 // watchLogin starts the login watch (see the file comment) for cl and

@@ -1,7 +1,10 @@
 package clientconfig
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"net"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -125,4 +128,52 @@ func IsFatalConsumerError(err error) bool {
 		return false
 	}
 	return true
+}
+
+// IsLoginFailure reports whether err is a refused login that no retry can
+// fix, one Kafka's clients throw as an AuthenticationException instead of
+// retrying: SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM,
+// ILLEGAL_SASL_STATE, or a TLS handshake failure (IsTLSFailure). A broker
+// that is not up yet, a reset connection or any other error code is not
+// one.
+func IsLoginFailure(err error) bool {
+	return IsSASLFailure(err) || IsTLSFailure(err)
+}
+
+// IsSASLFailure reports whether err is a refused SASL login:
+// SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM or
+// ILLEGAL_SASL_STATE (Kafka's SaslAuthenticationException and its
+// siblings).
+func IsSASLFailure(err error) bool {
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.Is(err, kerr.IllegalSaslState)
+}
+
+// IsTLSFailure reports whether err is a TLS handshake that no retry can
+// fix (Kafka's SslAuthenticationException): a broker certificate we
+// cannot verify, an alert the peer sent (such as "bad certificate" or
+// "certificate required" when it refuses ours), or a peer that answered
+// with something other than TLS.
+func IsTLSFailure(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		header    tls.RecordHeaderError
+		alert     tls.AlertError
+		opErr     *net.OpError
+	)
+	switch {
+	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname),
+		errors.As(err, &invalid), errors.As(err, &header), errors.As(err, &alert):
+		return true
+	case errors.As(err, &opErr):
+		// crypto/tls reports alerts as *net.OpError{Op: "remote error"}
+		// (sent by the peer) or {Op: "local error"} (sent by us), with
+		// an unexported alert type whose text starts with "tls: ".
+		return (opErr.Op == "remote error" || opErr.Op == "local error") &&
+			opErr.Err != nil && strings.HasPrefix(opErr.Err.Error(), "tls: ")
+	}
+	return false
 }

@@ -2,9 +2,12 @@ package clientconfig
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -68,6 +71,30 @@ func TestIsFatalConsumerError(t *testing.T) {
 	} {
 		if got := IsFatalConsumerError(tc.err); got != tc.want {
 			t.Errorf("IsFatalConsumerError(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestIsLoginFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"sasl", kerr.SaslAuthenticationFailed, true},
+		{"sasl wrapped", fmt.Errorf("login: %w", kerr.SaslAuthenticationFailed), true},
+		{"mechanism", kerr.UnsupportedSaslMechanism, true},
+		{"unknown authority", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, true},
+		{"alert from the peer", &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, true},
+		{"not tls", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, true},
+		{"refused dial", &net.OpError{Op: "dial", Err: errors.New("connect: connection refused")}, false},
+		{"authorization", kerr.TopicAuthorizationFailed, false},
+		{"retriable", kerr.NotLeaderForPartition, false},
+		{"eof", io.EOF, false},
+		{"nil", nil, false},
+	} {
+		if got := IsLoginFailure(tc.err); got != tc.want {
+			t.Errorf("%s: IsLoginFailure(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-streaming/gregor/kafkatest"
 )
@@ -34,47 +33,11 @@ func TestUsesFencableWriter(t *testing.T) {
 // consumer sees, by key (the last one of each key).
 func configRecords(t *testing.T, cl *kgo.Client, topic string) map[string]*kgo.Record {
 	t.Helper()
-	ctx := context.Background()
-	details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]*kgo.Record{}
-	if !details.Has(topic) {
-		return out
+	for _, r := range readCommitted(t, cl, topic) {
+		out[string(r.Key)] = r
 	}
-	for offset := int64(0); ; {
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID, req.MaxBytes, req.IsolationLevel = -1, 1<<20, 1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = topic, details[topic].ID
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.LogStartOffset = 0, offset, 1<<20, -1
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-			t.Fatalf("fetch response %+v", resp)
-		}
-		p := &resp.Topics[0].Partitions[0]
-		if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-			t.Fatal(err)
-		}
-		if offset >= p.LastStableOffset {
-			return out
-		}
-		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: offset, IsolationLevel: kgo.ReadCommitted(), Topic: topic}, p, kgo.DefaultDecompressor(), nil)
-		for _, r := range fp.Records {
-			out[string(r.Key)] = r
-		}
-		if next <= offset {
-			t.Fatalf("no progress reading %s at %d (LSO %d)", topic, offset, p.LastStableOffset)
-		}
-		offset = next
-	}
+	return out
 }
 
 // fenceConfigWriter initializes a producer with the leader's

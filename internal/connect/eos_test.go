@@ -119,7 +119,7 @@ func readCommitted(t *testing.T, cl *kgo.Client, topic string) []*kgo.Record {
 		if offset >= p.LastStableOffset {
 			return out
 		}
-		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: offset, IsolationLevel: kgo.ReadCommitted(), Topic: topic}, p, nil, nil)
+		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: offset, IsolationLevel: kgo.ReadCommitted(), Topic: topic}, p, kgo.DefaultDecompressor(), nil)
 		out = append(out, fp.Records...)
 		if next <= offset {
 			t.Fatalf("no progress reading %s at %d (LSO %d)", topic, offset, p.LastStableOffset)

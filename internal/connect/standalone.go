@@ -2,8 +2,6 @@ package connect
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,12 +10,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	// The built-in plugins: Kafka's converters and FileStream connectors.
 	_ "github.com/gregor-streaming/gregor/connect/converter"
 	_ "github.com/gregor-streaming/gregor/connect/file"
+	"github.com/gregor-streaming/gregor/internal/clientconfig"
 )
 
 var osHostname = os.Hostname
@@ -147,7 +145,7 @@ func lookupClusterID(ctx context.Context, cfg *Config, timeout time.Duration) (s
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("Failed to connect to and describe Kafka cluster (bootstrap.servers=%v): %w", cfg.BootstrapServers, errors.Join(err, ctx.Err()))
 		}
-		if isSecurityFailure(err) {
+		if clientconfig.IsLoginFailure(err) {
 			// Retrying cannot help: Kafka's lookupKafkaClusterId
 			// fails at once on an authentication error too.
 			return "", fmt.Errorf("Failed to connect to and describe Kafka cluster (bootstrap.servers=%v). Check worker's broker connection and security properties: %w", cfg.BootstrapServers, err)
@@ -157,18 +155,6 @@ func lookupClusterID(ctx context.Context, cfg *Config, timeout time.Duration) (s
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-// isSecurityFailure reports whether err is a failed authentication (SASL)
-// or an untrusted broker certificate (TLS): a wrong setting, not a broker
-// that is not up yet.
-func isSecurityFailure(err error) bool {
-	var verify *tls.CertificateVerificationError
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
-		errors.Is(err, kerr.IllegalSaslState) || errors.As(err, &verify) || errors.As(err, &unknownAuthority) ||
-		errors.As(err, &hostname)
 }
 
 // Herder returns the worker's herder.
