@@ -120,7 +120,7 @@ func TestClientOptsErrors(t *testing.T) {
 		{map[string]string{"enable.auto.commit": "yes", "group.id": "g"}, roleConsumer, "Invalid value yes for configuration enable.auto.commit: Expected value to be either true or false"},
 		{map[string]string{"security.protocol": "KERBEROS"}, roleAdmin, "Invalid value KERBEROS for configuration security.protocol: String must be one of: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"},
 		{map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "GSSAPI"}, roleAdmin, "Invalid value GSSAPI for configuration sasl.mechanism: supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"},
-		{map[string]string{"security.protocol": "SSL", "ssl.truststore.location": "/x.jks"}, roleAdmin, "Invalid value  for configuration ssl.truststore.type: only PEM stores are supported; set ssl.truststore.type=PEM"},
+		{map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "JCEKS", "ssl.truststore.location": "/x.jceks"}, roleAdmin, "Invalid value JCEKS for configuration ssl.truststore.type: supported key store types: JKS, PKCS12, PEM"},
 	} {
 		_, _, err := clientOpts(c.props, c.role)
 		if err == nil || err.Error() != c.want {

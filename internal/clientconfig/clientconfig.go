@@ -61,9 +61,11 @@
 // is set. max.poll.records is not a kgo option (it is the argument of
 // PollRecords): MaxPollRecords reads it.
 //
-// Java key stores (JKS, PKCS12) cannot be read: PEM only. Properties that
-// have no kgo equivalent, or belong to another role, are returned as
-// unknown; Kafka warns about them and goes on, and so should callers.
+// Key and trust stores are JKS (Kafka's default), PKCS12 or PEM, read as
+// Kafka's client reads them (ssl.keystore.password, ssl.key.password,
+// ssl.truststore.password). Properties that have no kgo equivalent, or
+// belong to another role, are returned as unknown; Kafka warns about
+// them and goes on, and so should callers.
 //
 // # Errors
 //

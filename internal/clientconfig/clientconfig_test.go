@@ -147,8 +147,8 @@ func TestOptionsErrors(t *testing.T) {
 		{map[string]string{"security.protocol": "KERBEROS"}, Admin, "Invalid value KERBEROS for configuration security.protocol: String must be one of: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"},
 		{map[string]string{"security.protocol": "SASL_PLAINTEXT"}, Admin, "Invalid value GSSAPI for configuration sasl.mechanism: supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"},
 		{map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "OAUTHBEARER"}, Admin, "Invalid value OAUTHBEARER for configuration sasl.mechanism: supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"},
-		{map[string]string{"security.protocol": "SSL", "ssl.truststore.location": "/x.jks"}, Admin, "Invalid value  for configuration ssl.truststore.type: only PEM stores are supported; set ssl.truststore.type=PEM"},
-		{map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "JKS"}, Admin, "Invalid value JKS for configuration ssl.truststore.type: only PEM stores are supported"},
+		{map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "JCEKS", "ssl.truststore.location": "/x.jceks"}, Admin, "Invalid value JCEKS for configuration ssl.truststore.type: supported key store types: JKS, PKCS12, PEM"},
+		{map[string]string{"security.protocol": "SSL", "ssl.keystore.type": "BCFKS"}, Admin, "Invalid value BCFKS for configuration ssl.keystore.type: supported key store types: JKS, PKCS12, PEM"},
 		{map[string]string{"security.protocol": "SSL", "ssl.truststore.certificates": "not pem"}, Admin, "ssl.truststore: no PEM certificates found"},
 	} {
 		_, _, err := Options(c.props, c.role)

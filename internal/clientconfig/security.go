@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"os"
 	"regexp"
 	"strings"
 
@@ -120,59 +119,68 @@ func jaasTokenAuth(jaas string) bool {
 	return false
 }
 
-// tlsConfig builds a client TLS config from PEM ssl.* properties. Java key
-// stores (JKS, PKCS12) cannot be read; use ssl.truststore.type=PEM.
+// tlsConfig builds a client TLS config from the ssl.* properties, read
+// as Kafka's client reads them (through package security):
+// ssl.truststore.type and ssl.keystore.type are JKS (the default),
+// PKCS12 or PEM, in any case. A JKS or PKCS12 key store needs
+// ssl.keystore.password, and its key is opened with ssl.key.password
+// (else the store password); a trust store's ssl.truststore.password is
+// optional. Inline PEM (ssl.truststore.certificates, ssl.keystore.key
+// with ssl.keystore.certificate.chain) is read as PEM when the type is
+// not set.
 func tlsConfig(p *propReader) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	readPEM := func(typeKey, locKey, inlineKey string) ([]byte, bool, error) {
-		if typ, ok := p.get(typeKey); ok && !strings.EqualFold(typ, "PEM") {
-			return nil, false, InvalidValue(typeKey, typ, "only PEM stores are supported")
+	get := func(k string) string { v, _ := p.get(k); return v }
+	for _, k := range []string{"ssl.truststore.type", "ssl.keystore.type"} {
+		if typ, ok := p.get(k); ok {
+			switch strings.ToUpper(strings.TrimSpace(typ)) {
+			case security.StoreTypeJKS, security.StoreTypePKCS12, security.StoreTypePEM:
+			default:
+				return nil, InvalidValue(k, typ, "supported key store types: JKS, PKCS12, PEM")
+			}
 		}
-		if inline, ok := p.get(inlineKey); ok && inline != "" {
-			return []byte(inline), true, nil
-		}
-		loc, ok := p.get(locKey)
-		if !ok || loc == "" {
-			return nil, false, nil
-		}
-		if typ, _ := p.get(typeKey); !strings.EqualFold(typ, "PEM") {
-			return nil, false, InvalidValue(typeKey, typ, "only PEM stores are supported; set "+typeKey+"=PEM")
-		}
-		b, err := os.ReadFile(loc)
-		if err != nil {
-			return nil, false, wrapError("read "+locKey, err)
-		}
-		return b, true, nil
 	}
-	trust, ok, err := readPEM("ssl.truststore.type", "ssl.truststore.location", "ssl.truststore.certificates")
-	if err != nil {
-		return nil, err
-	}
-	if ok {
+	if inline := get("ssl.truststore.certificates"); inline != "" {
+		if typ, ok := p.get("ssl.truststore.type"); ok && !strings.EqualFold(strings.TrimSpace(typ), "PEM") {
+			return nil, InvalidValue("ssl.truststore.type", typ, "ssl.truststore.certificates can be specified only for PEM; set ssl.truststore.type=PEM")
+		}
+		if get("ssl.truststore.location") != "" {
+			return nil, configError("ssl.truststore.location must not be set with ssl.truststore.certificates")
+		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(trust) {
+		if !pool.AppendCertsFromPEM([]byte(inline)) {
 			return nil, configError("ssl.truststore: no PEM certificates found")
 		}
 		tc.RootCAs = pool
+	} else if loc, pw := get("ssl.truststore.location"), get("ssl.truststore.password"); loc != "" || pw != "" {
+		pool, err := security.TLSSettings{TruststoreType: get("ssl.truststore.type"), TruststoreLocation: loc, TruststorePassword: pw}.Truststore()
+		if err != nil {
+			return nil, wrapError("ssl.truststore", err)
+		}
+		tc.RootCAs = pool
 	}
-	// A PEM key store (mutual TLS); its key may be encrypted
-	// (ssl.key.password), as Kafka's PEM key stores allow.
-	chain, hasChain := p.get("ssl.keystore.certificate.chain")
-	key, hasKey := p.get("ssl.keystore.key")
-	keyPassword, _ := p.get("ssl.key.password")
-	if hasChain && hasKey {
-		cert, err := security.TLSSettings{KeystoreType: "PEM", KeystoreKey: key, KeystoreCertificateChain: chain, KeyPassword: keyPassword}.Keystore()
+	// The key store (mutual TLS).
+	ks := security.TLSSettings{
+		KeystoreType:             get("ssl.keystore.type"),
+		KeystoreLocation:         get("ssl.keystore.location"),
+		KeystorePassword:         get("ssl.keystore.password"),
+		KeystoreKey:              get("ssl.keystore.key"),
+		KeystoreCertificateChain: get("ssl.keystore.certificate.chain"),
+		KeyPassword:              get("ssl.key.password"),
+	}
+	if ks.KeystoreKey != "" || ks.KeystoreCertificateChain != "" {
+		if _, ok := p.get("ssl.keystore.type"); !ok {
+			ks.KeystoreType = security.StoreTypePEM
+		}
+		cert, err := ks.Keystore()
 		if err != nil {
 			return nil, wrapError("ssl.keystore.certificate.chain/key", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
-	} else if loc, ok := p.get("ssl.keystore.location"); ok && loc != "" {
-		if typ, _ := p.get("ssl.keystore.type"); !strings.EqualFold(typ, "PEM") {
-			return nil, InvalidValue("ssl.keystore.type", typ, "only PEM stores are supported; set ssl.keystore.type=PEM")
-		}
-		cert, err := security.TLSSettings{KeystoreType: "PEM", KeystoreLocation: loc, KeyPassword: keyPassword}.Keystore()
+	} else if ks.KeystoreLocation != "" || ks.KeystorePassword != "" {
+		cert, err := ks.Keystore()
 		if err != nil {
-			return nil, wrapError("ssl.keystore.location", err)
+			return nil, wrapError("ssl.keystore", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

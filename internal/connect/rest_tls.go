@@ -11,17 +11,19 @@ package connect
 // "admin.listeners.https." the same way.
 //
 //	listeners=http://:8083,https://:8443
-//	listeners.https.ssl.keystore.type=PEM
-//	listeners.https.ssl.keystore.location=/etc/connect/rest.pem   key + chain
-//	listeners.https.ssl.truststore.type=PEM
-//	listeners.https.ssl.truststore.location=/etc/connect/ca.pem   clients' CAs (mTLS), and the CA other workers' certificates chain to
-//	listeners.https.ssl.client.auth=required                      none (default), requested, required
-//	rest.advertised.listener=https                                the URL other workers forward to
+//	listeners.https.ssl.keystore.location=/etc/connect/rest.keystore.jks   JKS (the default type), PKCS12 or PEM
+//	listeners.https.ssl.keystore.password=...
+//	listeners.https.ssl.key.password=...                                  if the key's differs from the store's
+//	listeners.https.ssl.truststore.location=/etc/connect/rest.truststore.jks  clients' CAs (mTLS), and the CA other workers' certificates chain to
+//	listeners.https.ssl.truststore.password=...                           optional
+//	listeners.https.ssl.client.auth=required                              none (default), requested, required
+//	rest.advertised.listener=https                                        the URL other workers forward to
 //
-// Stores are PEM (key stores: ssl.keystore.location, or ssl.keystore.key
-// with ssl.keystore.certificate.chain; trust stores:
-// ssl.truststore.location or ssl.truststore.certificates), read by
-// package security as everywhere in Gregor.
+// Stores are read by package security as everywhere in Gregor, as
+// Kafka reads them: ssl.keystore.type and ssl.truststore.type are JKS
+// (the default), PKCS12 or PEM (key stores: ssl.keystore.location, or
+// ssl.keystore.key with ssl.keystore.certificate.chain; trust stores:
+// ssl.truststore.location or ssl.truststore.certificates).
 
 import (
 	"crypto/tls"
@@ -68,10 +70,12 @@ func restTLSSettings(props map[string]string, prefix string) security.TLSSetting
 		KeystoreLocation:                str("ssl.keystore.location"),
 		KeystoreKey:                     props[use+"ssl.keystore.key"],
 		KeystoreCertificateChain:        props[use+"ssl.keystore.certificate.chain"],
+		KeystorePassword:                props[use+"ssl.keystore.password"],
 		KeyPassword:                     props[use+"ssl.key.password"],
 		TruststoreType:                  str("ssl.truststore.type"),
 		TruststoreLocation:              str("ssl.truststore.location"),
 		TruststoreCertificates:          props[use+"ssl.truststore.certificates"],
+		TruststorePassword:              props[use+"ssl.truststore.password"],
 		ClientAuth:                      str("ssl.client.auth"),
 		EndpointIdentificationAlgorithm: "https", // Kafka's default
 		EnabledProtocols:                list("ssl.enabled.protocols"),

@@ -143,8 +143,8 @@ func TestRESTTLSSettings(t *testing.T) {
 
 	cfg := testWorkerConfig(t, map[string]string{ListenersConfig: "https://127.0.0.1:0", "listeners.https.ssl.keystore.type": "JKS",
 		"listeners.https.ssl.keystore.location": "/x.jks"})
-	if _, err := NewRESTServer(cfg, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrWorkerConfig) || !strings.Contains(err.Error(), "PEM") {
-		t.Fatalf("a JKS key store: %v", err)
+	if _, err := NewRESTServer(cfg, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrWorkerConfig) || !strings.Contains(err.Error(), "ssl.keystore.password") {
+		t.Fatalf("a JKS key store without its password: %v", err)
 	}
 	if _, err := ParseConfig(withProps(cfg.Props, map[string]string{RestAdvertisedListenerConfig: "ftp"})); !errors.Is(err, ErrWorkerConfig) {
 		t.Fatalf("rest.advertised.listener=ftp: %v", err)

@@ -1,8 +1,8 @@
 // Package security is what Kafka's listener security protocols need that
-// is not I/O: TLS configurations built from Kafka's ssl.* settings (PEM key
-// and trust stores, reloadable without a restart), the principal of a
-// certificate (ssl.principal.mapping.rules), JAAS configuration text
-// (sasl.jaas.config), and the server side of the SASL mechanisms PLAIN
+// is not I/O: TLS configurations built from Kafka's ssl.* settings (JKS,
+// PKCS12 and PEM key and trust stores, reloadable without a restart), the
+// principal of a certificate (ssl.principal.mapping.rules), JAAS
+// configuration text (sasl.jaas.config), and the server side of the SASL mechanisms PLAIN
 // (RFC 4616), SCRAM-SHA-256/512 (RFC 5802, RFC 7677) and OAUTHBEARER
 // (RFC 7628, KIP-255; its token validators in oauthbearer_validators.go)
 // as state machines that take the client's bytes and return the server's.

@@ -15,26 +15,37 @@ import (
 )
 
 // TLSSettings are Kafka's ssl.* settings of one listener (or of a
-// client), as strings. Only PEM stores can be read: ssl.keystore.type and
-// ssl.truststore.type must be PEM when a store is given (Gregor cannot
-// read Java's JKS or PKCS12 stores; convert them with keytool and
-// openssl).
+// client), as strings. ssl.keystore.type and ssl.truststore.type are, as
+// in Kafka, JKS (the default when empty), PKCS12 or PEM, in any case;
+// keystore.go reads the Java stores (JKS and PKCS12) and this file the
+// PEM ones.
 //
 // A PEM key store (ssl.keystore.location, or ssl.keystore.key with
 // ssl.keystore.certificate.chain inline) holds the private key, PKCS#8
 // (encrypted with ssl.key.password when it reads ENCRYPTED PRIVATE KEY),
 // PKCS#1 or SEC 1, and the certificate chain, leaf first. A PEM trust
-// store holds CA certificates.
+// store holds CA certificates. The store passwords are not used for PEM
+// stores.
 type TLSSettings struct {
 	KeystoreType             string
 	KeystoreLocation         string
 	KeystoreKey              string
 	KeystoreCertificateChain string
-	KeyPassword              string
+	// KeystorePassword is ssl.keystore.password, the password of a JKS
+	// or PKCS12 key store file (required for them).
+	KeystorePassword string
+	// KeyPassword is ssl.key.password: the private key's password in a
+	// JKS key store (ssl.keystore.password when empty) or of an
+	// encrypted PEM key.
+	KeyPassword string
 
 	TruststoreType         string
 	TruststoreLocation     string
 	TruststoreCertificates string
+	// TruststorePassword is ssl.truststore.password, the password of a
+	// JKS or PKCS12 trust store file; without it a JKS store is read
+	// without checking its integrity, as Java does.
+	TruststorePassword string
 
 	// ClientAuth is ssl.client.auth: none, requested or required.
 	ClientAuth string
@@ -53,6 +64,7 @@ type TLSSettings struct {
 func (s TLSSettings) Equal(o TLSSettings) bool {
 	return s.KeystoreType == o.KeystoreType && s.KeystoreLocation == o.KeystoreLocation &&
 		s.KeystoreKey == o.KeystoreKey && s.KeystoreCertificateChain == o.KeystoreCertificateChain &&
+		s.KeystorePassword == o.KeystorePassword && s.TruststorePassword == o.TruststorePassword &&
 		s.KeyPassword == o.KeyPassword && s.TruststoreType == o.TruststoreType &&
 		s.TruststoreLocation == o.TruststoreLocation && s.TruststoreCertificates == o.TruststoreCertificates &&
 		s.ClientAuth == o.ClientAuth && s.EndpointIdentificationAlgorithm == o.EndpointIdentificationAlgorithm &&
@@ -78,8 +90,12 @@ func (s TLSSettings) HasTruststore() bool {
 
 // Keystore reads the key store: the certificate chain and its key.
 func (s TLSSettings) Keystore() (tls.Certificate, error) {
-	if !strings.EqualFold(s.KeystoreType, "PEM") {
-		return tls.Certificate{}, configErrorf("ssl.keystore.type %s cannot be read: Gregor reads PEM key stores only; set ssl.keystore.type=PEM", s.KeystoreType)
+	typ, err := storeType("ssl.keystore.type", s.KeystoreType)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if typ != StoreTypePEM {
+		return s.javaKeystore(typ)
 	}
 	var data []byte
 	switch {
@@ -107,10 +123,17 @@ func (s TLSSettings) Keystore() (tls.Certificate, error) {
 // roots).
 func (s TLSSettings) Truststore() (*x509.CertPool, error) {
 	if !s.HasTruststore() {
+		if s.TruststorePassword != "" {
+			return nil, configErrorf("SSL trust store is not specified, but trust store password is specified: set ssl.truststore.location or remove ssl.truststore.password")
+		}
 		return nil, nil
 	}
-	if !strings.EqualFold(s.TruststoreType, "PEM") {
-		return nil, configErrorf("ssl.truststore.type %s cannot be read: Gregor reads PEM trust stores only; set ssl.truststore.type=PEM", s.TruststoreType)
+	typ, err := storeType("ssl.truststore.type", s.TruststoreType)
+	if err != nil {
+		return nil, err
+	}
+	if typ != StoreTypePEM {
+		return s.javaTruststore(typ)
 	}
 	data := []byte(s.TruststoreCertificates)
 	if s.TruststoreLocation != "" {
