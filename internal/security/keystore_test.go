@@ -306,14 +306,7 @@ func TestServerTLSReloadJKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli := &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}
-	subject := func() string {
-		t.Helper()
-		_, cs, serr, cerr := handshake(t, st.Config(), cli)
-		if serr != nil || cerr != nil {
-			t.Fatalf("handshake: %v / %v", serr, cerr)
-		}
-		return cs.PeerCertificates[0].Subject.CommonName
-	}
+	subject := func() string { t.Helper(); return servedCN(t, st, cli) }
 	if got := subject(); got != "first" {
 		t.Fatalf("serving %q", got)
 	}

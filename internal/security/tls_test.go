@@ -237,6 +237,17 @@ func TestEncryptedKey(t *testing.T) {
 	}
 }
 
+// servedCN is the common name of the certificate st serves to a client
+// with cli, after a handshake that must succeed.
+func servedCN(t *testing.T, st *security.ServerTLS, cli *tls.Config) string {
+	t.Helper()
+	_, cs, serr, cerr := handshake(t, st.Config(), cli)
+	if serr != nil || cerr != nil {
+		t.Fatalf("handshake: %v / %v", serr, cerr)
+	}
+	return cs.PeerCertificates[0].Subject.CommonName
+}
+
 // A ServerTLS picks up a changed key store on Reload, and on the next
 // handshake after its settings change.
 func TestServerTLSReload(t *testing.T) {
@@ -250,14 +261,7 @@ func TestServerTLSReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli := &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}
-	subject := func() string {
-		t.Helper()
-		_, cs, serr, cerr := handshake(t, st.Config(), cli)
-		if serr != nil || cerr != nil {
-			t.Fatalf("handshake: %v / %v", serr, cerr)
-		}
-		return cs.PeerCertificates[0].Subject.CommonName
-	}
+	subject := func() string { t.Helper(); return servedCN(t, st, cli) }
 	if got := subject(); got != "first" {
 		t.Fatalf("serving %q", got)
 	}
