@@ -793,6 +793,12 @@ func (d *DistributedHerder) sendTaskConfigs(name string, configs []map[string]st
 		req.Header.Set(signatureHeader, sig.Signature)
 		req.Header.Set(signatureAlgorithmHeader, sig.Algorithm)
 	}
+	return d.sendToLeader(req, leaderURL)
+}
+
+// sendToLeader sends an internal request to the leader at leaderURL and
+// fails unless it answers 2xx, with the start of the leader's answer.
+func (d *DistributedHerder) sendToLeader(req *http.Request, leaderURL string) error {
 	resp, err := d.httpc.Do(req)
 	if err != nil {
 		return err

@@ -240,13 +240,8 @@ func (t *sourceTask) commitTransaction() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.w.cfg.OffsetFlushTimeout+30*time.Second)
 	defer cancel()
-	if err := t.producer.Flush(ctx); err != nil {
-		t.abortTransaction()
-		return fmt.Errorf("flush transaction: %w", err)
-	}
-	if err := t.sendError(); err != nil {
-		t.abortTransaction()
-		return fmt.Errorf("aborted transaction after a failed send: %w", err)
+	if err := t.flushTransaction(ctx); err != nil {
+		return err
 	}
 	if err := t.producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.txnOpen = false
@@ -258,6 +253,35 @@ func (t *sourceTask) commitTransaction() error {
 		if err := safeCall(t.committer.Commit); err != nil {
 			t.log.Warn("Exception thrown while calling task.commit()", "err", err)
 		}
+	}
+	return nil
+}
+
+// flushTransaction waits for every record sent in the open transaction;
+// if one failed (or the flush did), it aborts the transaction and returns
+// the error, which fails the task.
+func (t *sourceTask) flushTransaction(ctx context.Context) error {
+	if err := t.producer.Flush(ctx); err != nil {
+		t.abortTransaction()
+		return fmt.Errorf("flush transaction: %w", err)
+	}
+	if err := t.sendError(); err != nil {
+		t.abortTransaction()
+		return fmt.Errorf("aborted transaction after a failed send: %w", err)
+	}
+	return nil
+}
+
+// applyTransactionRequest carries out what the connector asked through
+// its TransactionContext (transaction.boundary=connector).
+func (t *sourceTask) applyTransactionRequest(commit, abort bool, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case abort:
+		return t.abortRequestedTransaction()
+	case commit:
+		return t.commitTransaction()
 	}
 	return nil
 }
@@ -284,16 +308,7 @@ func (t *sourceTask) abortTransaction() {
 // when the task asked through its TransactionContext for "connector".
 func (t *sourceTask) maybeCommitTransaction() error {
 	if t.eos.txnCtx != nil {
-		commit, abort, err := t.eos.txnCtx.takeBatch()
-		switch {
-		case err != nil:
-			return err
-		case abort:
-			return t.abortRequestedTransaction()
-		case commit:
-			return t.commitTransaction()
-		}
-		return nil
+		return t.applyTransactionRequest(t.eos.txnCtx.takeBatch())
 	}
 	if t.eos.interval > 0 && t.txnOpen && time.Since(t.txnStart) < t.eos.interval {
 		return nil

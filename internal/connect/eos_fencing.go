@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -277,16 +276,7 @@ func (d *DistributedHerder) requestFencing(ctx context.Context, connector string
 		req.Header.Set(signatureHeader, signRequest(key.Key, nil))
 		req.Header.Set(signatureAlgorithmHeader, key.Algorithm)
 	}
-	resp, err := d.httpc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("leader %s answered %s: %s", fwd.url, strconv.Itoa(resp.StatusCode), b)
-	}
-	return nil
+	return d.sendToLeader(req, fwd.url)
 }
 
 // zombieFencer is the herder of PUT /connectors/{name}/fence: the

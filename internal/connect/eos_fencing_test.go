@@ -99,6 +99,31 @@ func openZombie(t *testing.T, c *kafkatest.Cluster, txnID string) *kgo.Client {
 	return zombie
 }
 
+// startFencingWorkers starts a broker with the topic "numbers" and two
+// distributed workers with exactly.once.source.support=mode; cl is a
+// client of the broker. All are closed when the test ends.
+func startFencingWorkers(t *testing.T, mode string) (*kafkatest.Cluster, *kgo.Client, []*Distributed) {
+	t.Helper()
+	c := startBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, "numbers"); err != nil {
+		t.Fatal(err)
+	}
+	props := distributedProps(c)
+	props[ExactlyOnceSourceSupportConfig] = mode
+	ws := []*Distributed{startDistributed(t, props), startDistributed(t, props)}
+	t.Cleanup(func() {
+		for _, w := range ws {
+			w.Close(context.Background())
+		}
+	})
+	return c, cl, ws
+}
+
 // expectFenced checks that the zombie cannot commit: its epoch was bumped.
 func expectFenced(t *testing.T, zombie *kgo.Client) {
 	t.Helper()
@@ -116,23 +141,7 @@ func expectFenced(t *testing.T, zombie *kgo.Client) {
 // follower asks the leader through PUT /connectors/{name}/fence.
 func TestZombieFencingOnTaskCountChange(t *testing.T) {
 	t.Parallel()
-	c := startBroker(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, "numbers"); err != nil {
-		t.Fatal(err)
-	}
-	props := distributedProps(c)
-	props[ExactlyOnceSourceSupportConfig] = "enabled"
-	ws := []*Distributed{startDistributed(t, props), startDistributed(t, props)}
-	defer func() {
-		for _, w := range ws {
-			w.Close(context.Background())
-		}
-	}()
+	c, cl, ws := startFencingWorkers(t, "enabled")
 	base := ws[1].URL().String()
 	conn := map[string]string{"connector.class": "com.example.test.MultiCounterSourceConnector", "topic": "numbers",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "batch": "1", "limit": "0", "tasks.max": "3"}
@@ -198,23 +207,7 @@ func TestZombieFencingOnTaskCountChange(t *testing.T) {
 // validation against what the connector declares.
 func TestPreparingFencesOnRequest(t *testing.T) {
 	t.Parallel()
-	c := startBroker(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, "numbers"); err != nil {
-		t.Fatal(err)
-	}
-	props := distributedProps(c)
-	props[ExactlyOnceSourceSupportConfig] = "preparing"
-	ws := []*Distributed{startDistributed(t, props), startDistributed(t, props)}
-	defer func() {
-		for _, w := range ws {
-			w.Close(context.Background())
-		}
-	}()
+	c, cl, ws := startFencingWorkers(t, "preparing")
 	url := func(i int) string { return ws[i].URL().String() }
 	conn := map[string]string{"connector.class": "com.example.test.MultiCounterSourceConnector", "topic": "numbers",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter", "batch": "2", "limit": "4", "tasks.max": "2"}

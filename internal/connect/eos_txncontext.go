@@ -113,16 +113,7 @@ func (t *sourceTask) afterRecord(rec *sdk.SourceRecord) error {
 	if t.eos == nil || t.eos.txnCtx == nil {
 		return nil
 	}
-	commit, abort, err := t.eos.txnCtx.takeRecord(rec)
-	switch {
-	case err != nil:
-		return err
-	case abort:
-		return t.abortRequestedTransaction()
-	case commit:
-		return t.commitTransaction()
-	}
-	return nil
+	return t.applyTransactionRequest(t.eos.txnCtx.takeRecord(rec))
 }
 
 // abortRequestedTransaction aborts the open transaction as the connector
@@ -137,13 +128,8 @@ func (t *sourceTask) abortRequestedTransaction() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.w.cfg.OffsetFlushTimeout+30*time.Second)
 	defer cancel()
-	if err := t.producer.Flush(ctx); err != nil {
-		t.abortTransaction()
-		return fmt.Errorf("flush transaction: %w", err)
-	}
-	if err := t.sendError(); err != nil {
-		t.abortTransaction()
-		return fmt.Errorf("aborted transaction after a failed send: %w", err)
+	if err := t.flushTransaction(ctx); err != nil {
+		return err
 	}
 	t.txnOpen = false
 	if err := t.producer.EndTransaction(ctx, kgo.TryAbort); err != nil {
